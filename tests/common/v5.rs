@@ -1,0 +1,275 @@
+//! An MQTT 5.0 test client: rumqttc's v5 `AsyncClient` with its event loop
+//! pumped by a task, and waits that always end (see [`super::WAIT`]).
+
+use std::io;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rumqttc::v5::mqttbytes::v5::{
+    ConnAck, DisconnectReasonCode, Filter, Packet, Publish, PublishProperties,
+    SubscribeProperties, SubscribeReasonCode,
+};
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::{AsyncClient, ConnectionError, Event, MqttOptions, StateError};
+use rumqttc::Outgoing;
+use tokio::sync::mpsc::unbounded_channel;
+
+use super::pump::{forward, Pump, Pumped};
+use super::{Broker, WAIT};
+
+/// A connected MQTT 5.0 client.
+pub struct V5 {
+    /// The rumqttc handle, for requests the wrapper does not cover.
+    pub client: AsyncClient,
+    /// The CONNACK the broker answered with.
+    pub connack: ConnAck,
+    /// The client id, for messages.
+    pub id: String,
+    pump: Pump<Packet, ConnectionError>,
+    /// PUBLISH requests made so far (to find each one's packet id).
+    publishes: usize,
+}
+
+impl V5 {
+    /// Options for `id` on `broker`: clean start, keepalive 30 s, 2 MiB packets.
+    pub fn options(broker: &Broker, id: &str) -> MqttOptions {
+        let mut options = MqttOptions::new(id, "127.0.0.1", broker.port());
+        options.set_keep_alive(Duration::from_secs(30));
+        options.set_max_packet_size(Some(2 << 20));
+        options
+    }
+
+    /// Connects with default [`V5::options`] or panics.
+    pub async fn connect(broker: &Broker, id: &str) -> V5 {
+        Self::connect_with(Self::options(broker, id)).await
+    }
+
+    /// Connects with `options` or panics with the reason.
+    pub async fn connect_with(options: MqttOptions) -> V5 {
+        let id = options.client_id();
+        match Self::try_connect(options).await {
+            Ok(client) => client,
+            Err(error) => panic!("v5 client {id:?} could not connect: {error}"),
+        }
+    }
+
+    /// Connects with `options`; the connection error (e.g. `ConnectionRefused(code)`) if refused.
+    pub async fn try_connect(options: MqttOptions) -> Result<V5, ConnectionError> {
+        let id = options.client_id();
+        let (client, mut eventloop) = AsyncClient::new(options, 1000);
+        let (tx, rx) = unbounded_channel();
+        let task = tokio::spawn(async move {
+            loop {
+                let report = match eventloop.poll().await {
+                    Ok(Event::Incoming(packet)) => Pumped::In(packet),
+                    Ok(Event::Outgoing(Outgoing::Publish(pkid))) => Pumped::OutPublish(pkid),
+                    Ok(Event::Outgoing(Outgoing::Disconnect)) => Pumped::OutDisconnect,
+                    Ok(Event::Outgoing(_)) => continue,
+                    Err(error) => {
+                        forward(&tx, Pumped::End(error));
+                        return;
+                    }
+                };
+                if !forward(&tx, report) {
+                    return;
+                }
+            }
+        });
+        let mut pump = Pump::new(rx, task);
+        let connack = pump
+            .wait_for(WAIT, |packet| match packet {
+                Packet::ConnAck(connack) => Some(connack.clone()),
+                _ => None,
+            })
+            .await;
+        match connack {
+            Some(connack) => Ok(V5 {
+                client,
+                connack,
+                id,
+                pump,
+                publishes: 0,
+            }),
+            None => Err(pump.take_end().unwrap_or_else(|| {
+                ConnectionError::Io(io::Error::new(io::ErrorKind::TimedOut, "no CONNACK"))
+            })),
+        }
+    }
+
+    /// Subscribes to one filter with default options; the SUBACK reason code.
+    pub async fn subscribe(&mut self, filter: &str, qos: QoS) -> SubscribeReasonCode {
+        self.subscribe_filter(Filter::new(filter, qos), None).await
+    }
+
+    /// Subscribes with explicit subscription options and properties; the SUBACK reason code.
+    pub async fn subscribe_filter(
+        &mut self,
+        filter: Filter,
+        properties: Option<SubscribeProperties>,
+    ) -> SubscribeReasonCode {
+        let path = filter.path.clone();
+        let request = match properties {
+            Some(properties) => {
+                self.client
+                    .subscribe_many_with_properties([filter], properties)
+                    .await
+            }
+            None => self.client.subscribe_many([filter]).await,
+        };
+        request.expect("subscribe request queued");
+        let suback = self
+            .pump
+            .wait_for(WAIT, |packet| match packet {
+                Packet::SubAck(suback) => Some(suback.clone()),
+                _ => None,
+            })
+            .await
+            .unwrap_or_else(|| panic!("{}: no SUBACK for {path:?} within {WAIT:?}", self.id));
+        suback.return_codes[0]
+    }
+
+    /// Unsubscribes from one filter and waits for the UNSUBACK.
+    pub async fn unsubscribe(&mut self, filter: &str) {
+        self.client
+            .unsubscribe(filter)
+            .await
+            .expect("unsubscribe request queued");
+        self.pump
+            .wait_for(WAIT, |packet| matches!(packet, Packet::UnsubAck(_)).then_some(()))
+            .await
+            .unwrap_or_else(|| panic!("{}: no UNSUBACK for {filter:?}", self.id));
+    }
+
+    /// Publishes without properties and, for QoS 1/2, waits for its PUBACK/PUBCOMP.
+    pub async fn publish(&mut self, topic: &str, qos: QoS, retain: bool, payload: &[u8]) {
+        self.publish_with(topic, qos, retain, payload, None).await;
+    }
+
+    /// Publishes with `properties` and, for QoS 1/2, waits for its PUBACK/PUBCOMP.
+    pub async fn publish_with(
+        &mut self,
+        topic: &str,
+        qos: QoS,
+        retain: bool,
+        payload: &[u8],
+        properties: Option<PublishProperties>,
+    ) {
+        let index = self.publishes;
+        self.publishes += 1;
+        let payload = Bytes::copy_from_slice(payload);
+        let request = match properties {
+            Some(properties) => {
+                self.client
+                    .publish_with_properties(topic, qos, retain, payload, properties)
+                    .await
+            }
+            None => self.client.publish(topic, qos, retain, payload).await,
+        };
+        request.expect("publish request queued");
+        if qos == QoS::AtMostOnce {
+            return;
+        }
+        let pkid = self
+            .pump
+            .out_pkid(index, WAIT)
+            .await
+            .unwrap_or_else(|| panic!("{}: PUBLISH to {topic:?} never written", self.id));
+        self.pump
+            .wait_for(WAIT, |packet| match packet {
+                Packet::PubAck(ack) if qos == QoS::AtLeastOnce && ack.pkid == pkid => Some(()),
+                Packet::PubComp(comp) if qos == QoS::ExactlyOnce && comp.pkid == pkid => Some(()),
+                _ => None,
+            })
+            .await
+            .unwrap_or_else(|| panic!("{}: PUBLISH {pkid} to {topic:?} not acknowledged", self.id));
+    }
+
+    /// The next PUBLISH from the broker, or panics after [`WAIT`].
+    pub async fn recv(&mut self) -> Publish {
+        self.try_recv(WAIT)
+            .await
+            .unwrap_or_else(|| panic!("{}: expected a PUBLISH within {WAIT:?}", self.id))
+    }
+
+    /// The next PUBLISH within `timeout`, if any.
+    pub async fn try_recv(&mut self, timeout: Duration) -> Option<Publish> {
+        self.pump
+            .wait_for(timeout, |packet| match packet {
+                Packet::Publish(publish) => Some(publish.clone()),
+                _ => None,
+            })
+            .await
+    }
+
+    /// `n` PUBLISHes, or panics saying how many came within `timeout`.
+    pub async fn recv_n(&mut self, n: usize, timeout: Duration) -> Vec<Publish> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut got = Vec::with_capacity(n);
+        while got.len() < n {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.try_recv(left).await {
+                Some(publish) => got.push(publish),
+                None => panic!("{}: got {} of {n} PUBLISHes within {timeout:?}", self.id, got.len()),
+            }
+        }
+        got
+    }
+
+    /// Panics if a PUBLISH arrives within `window`.
+    pub async fn assert_silent(&mut self, window: Duration) {
+        if let Some(publish) = self.try_recv(window).await {
+            panic!("{}: expected no PUBLISH, got {publish:?}", self.id);
+        }
+    }
+
+    /// Acknowledges a PUBLISH (with `set_manual_acks(true)`).
+    pub async fn ack(&self, publish: &Publish) {
+        self.client.ack(publish).await.expect("ack request queued");
+    }
+
+    /// Waits up to `timeout` for the connection to end; its error if it did.
+    pub async fn wait_closed(&mut self, timeout: Duration) -> Option<&ConnectionError> {
+        self.pump.wait_end(timeout).await
+    }
+
+    /// Waits up to `timeout` for the broker to end the connection; the reason
+    /// code of its DISCONNECT, or `None` if it closed without one or stayed open.
+    pub async fn server_disconnect(&mut self, timeout: Duration) -> Option<DisconnectReasonCode> {
+        match self.pump.wait_end(timeout).await {
+            Some(ConnectionError::MqttState(StateError::ServerDisconnect {
+                reason_code, ..
+            })) => Some(*reason_code),
+            _ => None,
+        }
+    }
+
+    /// Sends DISCONNECT (reason 0x00), then closes the socket.
+    pub async fn disconnect(mut self) {
+        self.client.disconnect().await.expect("disconnect request queued");
+        assert!(
+            self.pump.wait_disconnect_sent(WAIT).await,
+            "{}: DISCONNECT was not written",
+            self.id
+        );
+    }
+}
+
+/// Sets the CONNECT Session Expiry Interval, keeping the other connect properties.
+pub fn set_session_expiry(options: &mut MqttOptions, seconds: u32) {
+    let mut properties = options.connect_properties().unwrap_or_default();
+    properties.session_expiry_interval = Some(seconds);
+    options.set_connect_properties(properties);
+}
+
+/// A PUBLISH's topic as text.
+pub fn topic(publish: &Publish) -> String {
+    String::from_utf8_lossy(&publish.topic).into_owned()
+}
+
+/// The QoS of a 5.0 SUBACK reason code that granted one; panics otherwise.
+pub fn granted(code: SubscribeReasonCode) -> QoS {
+    match code {
+        SubscribeReasonCode::Success(qos) => qos,
+        other => panic!("subscription refused: {other:?}"),
+    }
+}
