@@ -7,9 +7,9 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::v5::{set_session_expiry, topic};
 use common::v4::V4;
 use common::v5::V5;
+use common::v5::{set_session_expiry, topic};
 use common::{Broker, QUIET, WAIT};
 use rumqttc::v5::mqttbytes::v5::{Filter, PublishProperties, SubscribeProperties};
 use rumqttc::v5::mqttbytes::QoS as QoS5;
@@ -28,12 +28,17 @@ async fn v4_publish_and_receive_at_each_qos() {
     for qos in V4_LEVELS {
         let topic = format!("qos/{}", qos as u8);
         sub.subscribe(&topic, qos).await;
-        publisher.publish(&topic, qos, false, topic.as_bytes()).await;
+        publisher
+            .publish(&topic, qos, false, topic.as_bytes())
+            .await;
         let got = sub.recv().await;
         assert_eq!(got.topic, topic);
         assert_eq!(got.qos, qos, "delivered QoS for {topic}");
         assert_eq!(&got.payload[..], topic.as_bytes());
-        assert!(!got.retain, "live message must have RETAIN 0 [MQTT-3.3.1-9]");
+        assert!(
+            !got.retain,
+            "live message must have RETAIN 0 [MQTT-3.3.1-9]"
+        );
         assert!(!got.dup, "first delivery must have DUP 0 [MQTT-3.3.1-1]");
         sub.assert_silent(QUIET).await;
     }
@@ -69,14 +74,22 @@ async fn messages_cross_between_v4_and_v5_clients() {
     v4.subscribe("to/v4", QoS::ExactlyOnce).await;
     v5.subscribe("to/v5", QoS5::ExactlyOnce).await;
 
-    v4.publish("to/v5", QoS::ExactlyOnce, false, b"from v4").await;
+    v4.publish("to/v5", QoS::ExactlyOnce, false, b"from v4")
+        .await;
     let got = v5.recv().await;
-    assert_eq!((topic(&got).as_str(), &got.payload[..]), ("to/v5", &b"from v4"[..]));
+    assert_eq!(
+        (topic(&got).as_str(), &got.payload[..]),
+        ("to/v5", &b"from v4"[..])
+    );
     assert_eq!(got.qos, QoS5::ExactlyOnce);
 
-    v5.publish("to/v4", QoS5::ExactlyOnce, false, b"from v5").await;
+    v5.publish("to/v4", QoS5::ExactlyOnce, false, b"from v5")
+        .await;
     let got = v4.recv().await;
-    assert_eq!((got.topic.as_str(), &got.payload[..]), ("to/v4", &b"from v5"[..]));
+    assert_eq!(
+        (got.topic.as_str(), &got.payload[..]),
+        ("to/v4", &b"from v5"[..])
+    );
     assert_eq!(got.qos, QoS::ExactlyOnce);
 }
 
@@ -93,9 +106,14 @@ async fn subscription_is_effective_when_suback_arrives() {
     for (i, sub) in subs.iter_mut().enumerate() {
         let filter = format!("eff/{i}");
         sub.subscribe(&filter, QoS::AtLeastOnce).await;
-        publisher.publish(&filter, QoS::AtLeastOnce, false, b"now").await;
+        publisher
+            .publish(&filter, QoS::AtLeastOnce, false, b"now")
+            .await;
         let got = sub.try_recv(WAIT).await;
-        assert!(got.is_some(), "eff-sub-{i}: message published right after SUBACK was lost");
+        assert!(
+            got.is_some(),
+            "eff-sub-{i}: message published right after SUBACK was lost"
+        );
     }
 }
 
@@ -108,7 +126,9 @@ async fn plus_matches_exactly_one_level() {
     let mut publisher = V4::connect(&broker, "plus-pub").await;
     sub.subscribe("a/+/c", QoS::AtLeastOnce).await;
     for name in ["a/b/c", "a/c", "a/b/d/c", "a//c", "a/b/c/d", "x/b/c"] {
-        publisher.publish(name, QoS::AtLeastOnce, false, name.as_bytes()).await;
+        publisher
+            .publish(name, QoS::AtLeastOnce, false, name.as_bytes())
+            .await;
     }
     let got: Vec<String> = sub
         .recv_n(2, WAIT)
@@ -128,8 +148,16 @@ async fn hash_matches_parent_and_all_descendants() {
     let mut sub = V4::connect(&broker, "hash-sub").await;
     let mut publisher = V4::connect(&broker, "hash-pub").await;
     sub.subscribe("sport/#", QoS::AtLeastOnce).await;
-    for name in ["sport", "sports", "sport/tennis", "sport/tennis/player1", "other/sport"] {
-        publisher.publish(name, QoS::AtLeastOnce, false, name.as_bytes()).await;
+    for name in [
+        "sport",
+        "sports",
+        "sport/tennis",
+        "sport/tennis/player1",
+        "other/sport",
+    ] {
+        publisher
+            .publish(name, QoS::AtLeastOnce, false, name.as_bytes())
+            .await;
     }
     let got: Vec<String> = sub
         .recv_n(3, WAIT)
@@ -154,8 +182,12 @@ async fn wildcards_do_not_match_dollar_topics() {
     plus.subscribe("+/bar", QoS::AtLeastOnce).await;
     dollar.subscribe("$foo/#", QoS::AtLeastOnce).await;
 
-    publisher.publish("$foo/bar", QoS::AtLeastOnce, false, b"dollar").await;
-    publisher.publish("foo/bar", QoS::AtLeastOnce, false, b"plain").await;
+    publisher
+        .publish("$foo/bar", QoS::AtLeastOnce, false, b"dollar")
+        .await;
+    publisher
+        .publish("foo/bar", QoS::AtLeastOnce, false, b"plain")
+        .await;
 
     let got = dollar.recv().await;
     assert_eq!(got.topic, "$foo/bar", "an explicit $ filter must match");
@@ -183,13 +215,19 @@ async fn overlapping_subscriptions_deliver_at_the_highest_qos() {
     let mut publisher = V4::connect(&broker, "overlap-pub").await;
     sub.subscribe("ov/+", QoS::AtMostOnce).await;
     sub.subscribe("ov/#", QoS::AtLeastOnce).await;
-    publisher.publish("ov/x", QoS::AtLeastOnce, false, b"both").await;
+    publisher
+        .publish("ov/x", QoS::AtLeastOnce, false, b"both")
+        .await;
 
     let mut copies = vec![sub.recv().await];
     while let Some(more) = sub.try_recv(QUIET).await {
         copies.push(more);
     }
-    assert!(copies.len() <= 2, "{} copies for 2 subscriptions", copies.len());
+    assert!(
+        copies.len() <= 2,
+        "{} copies for 2 subscriptions",
+        copies.len()
+    );
     assert!(
         copies.iter().any(|p| p.qos == QoS::AtLeastOnce),
         "no copy at QoS 1: {copies:?}"
@@ -245,7 +283,11 @@ async fn delivery_qos_is_the_minimum_of_publish_and_subscription() {
         publisher.publish("down/t", publish_qos, false, b"x").await;
         for (sub_qos, sub) in &mut subs {
             let got = sub.recv().await;
-            let expected = if publish_qos < *sub_qos { publish_qos } else { *sub_qos };
+            let expected = if publish_qos < *sub_qos {
+                publish_qos
+            } else {
+                *sub_qos
+            };
             assert_eq!(
                 got.qos, expected,
                 "published at {publish_qos:?}, subscribed at {sub_qos:?}"
@@ -263,14 +305,23 @@ async fn unsubscribe_stops_delivery() {
     let mut publisher = V4::connect(&broker, "unsub-pub").await;
     sub.subscribe("unsub/a", QoS::AtLeastOnce).await;
     sub.subscribe("unsub/b", QoS::AtLeastOnce).await;
-    publisher.publish("unsub/a", QoS::AtLeastOnce, false, b"1").await;
+    publisher
+        .publish("unsub/a", QoS::AtLeastOnce, false, b"1")
+        .await;
     assert_eq!(sub.recv().await.topic, "unsub/a");
 
     sub.unsubscribe("unsub/a").await;
-    publisher.publish("unsub/a", QoS::AtLeastOnce, false, b"2").await;
-    publisher.publish("unsub/b", QoS::AtLeastOnce, false, b"3").await;
+    publisher
+        .publish("unsub/a", QoS::AtLeastOnce, false, b"2")
+        .await;
+    publisher
+        .publish("unsub/b", QoS::AtLeastOnce, false, b"3")
+        .await;
     let got = sub.recv().await;
-    assert_eq!((got.topic.as_str(), &got.payload[..]), ("unsub/b", &b"3"[..]));
+    assert_eq!(
+        (got.topic.as_str(), &got.payload[..]),
+        ("unsub/b", &b"3"[..])
+    );
     sub.assert_silent(QUIET).await;
 }
 
@@ -290,7 +341,9 @@ async fn v5_no_local_withholds_own_messages() {
     assert_eq!(&other.recv().await.payload[..], b"mine");
     me.assert_silent(QUIET).await;
 
-    other.publish("nl/t", QoS5::AtLeastOnce, false, b"theirs").await;
+    other
+        .publish("nl/t", QoS5::AtLeastOnce, false, b"theirs")
+        .await;
     assert_eq!(&me.recv().await.payload[..], b"theirs");
 }
 
@@ -307,12 +360,25 @@ async fn v5_retain_as_published_keeps_the_flag() {
     keep.subscribe_filter(filter, None).await;
     plain.subscribe("rap/t", QoS5::AtLeastOnce).await;
 
-    publisher.publish("rap/t", QoS5::AtLeastOnce, true, b"r").await;
-    assert!(keep.recv().await.retain, "retain-as-published must keep RETAIN 1");
-    assert!(!plain.recv().await.retain, "plain subscription must get RETAIN 0");
+    publisher
+        .publish("rap/t", QoS5::AtLeastOnce, true, b"r")
+        .await;
+    assert!(
+        keep.recv().await.retain,
+        "retain-as-published must keep RETAIN 1"
+    );
+    assert!(
+        !plain.recv().await.retain,
+        "plain subscription must get RETAIN 0"
+    );
 
-    publisher.publish("rap/t", QoS5::AtLeastOnce, false, b"n").await;
-    assert!(!keep.recv().await.retain, "a non-retained message must stay RETAIN 0");
+    publisher
+        .publish("rap/t", QoS5::AtLeastOnce, false, b"n")
+        .await;
+    assert!(
+        !keep.recv().await.retain,
+        "a non-retained message must stay RETAIN 0"
+    );
     assert!(!plain.recv().await.retain);
 }
 
@@ -346,7 +412,10 @@ async fn v5_publish_properties_pass_through_unchanged() {
     assert_eq!(props.user_properties, user_properties);
     assert_eq!(props.content_type.as_deref(), Some("application/json"));
     assert_eq!(props.response_topic.as_deref(), Some("reply/here"));
-    assert_eq!(props.correlation_data.as_deref(), Some(&[0, 1, 2, 0xFF][..]));
+    assert_eq!(
+        props.correlation_data.as_deref(),
+        Some(&[0, 1, 2, 0xFF][..])
+    );
     assert_eq!(props.payload_format_indicator, Some(1));
     assert!(props.subscription_identifiers.is_empty());
 }
@@ -373,16 +442,28 @@ async fn v5_subscription_identifiers_are_delivered() {
         .subscribe_filter(Filter::new("si/#", QoS5::AtLeastOnce), Some(with_id(300)))
         .await;
 
-    publisher.publish("si/a", QoS5::AtLeastOnce, false, b"x").await;
+    publisher
+        .publish("si/a", QoS5::AtLeastOnce, false, b"x")
+        .await;
     let got = single.recv().await;
-    let ids = got.properties.map(|p| p.subscription_identifiers).unwrap_or_default();
+    let ids = got
+        .properties
+        .map(|p| p.subscription_identifiers)
+        .unwrap_or_default();
     assert_eq!(ids, [42]);
 
     let mut ids = Vec::new();
     let mut copies = 0;
-    while let Some(copy) = overlap.try_recv(if copies == 0 { WAIT } else { QUIET }).await {
+    while let Some(copy) = overlap
+        .try_recv(if copies == 0 { WAIT } else { QUIET })
+        .await
+    {
         copies += 1;
-        ids.extend(copy.properties.map(|p| p.subscription_identifiers).unwrap_or_default());
+        ids.extend(
+            copy.properties
+                .map(|p| p.subscription_identifiers)
+                .unwrap_or_default(),
+        );
     }
     ids.sort_unstable();
     assert!(copies >= 1, "overlapping subscriber got nothing");
@@ -428,7 +509,13 @@ async fn v5_queued_message_expiry_is_decremented() {
         ..Default::default()
     };
     publisher
-        .publish_with("exp/queued", QoS5::AtLeastOnce, false, b"late", Some(properties))
+        .publish_with(
+            "exp/queued",
+            QoS5::AtLeastOnce,
+            false,
+            b"late",
+            Some(properties),
+        )
         .await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
 
@@ -462,9 +549,17 @@ async fn v5_expired_queued_message_is_not_delivered() {
         ..Default::default()
     };
     publisher
-        .publish_with("exp/drop", QoS5::AtLeastOnce, false, b"expired", Some(properties))
+        .publish_with(
+            "exp/drop",
+            QoS5::AtLeastOnce,
+            false,
+            b"expired",
+            Some(properties),
+        )
         .await;
-    publisher.publish("exp/drop", QoS5::AtLeastOnce, false, b"kept").await;
+    publisher
+        .publish("exp/drop", QoS5::AtLeastOnce, false, b"kept")
+        .await;
     tokio::time::sleep(Duration::from_millis(2200)).await;
 
     options.set_clean_start(false);

@@ -98,7 +98,10 @@ impl Broker {
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
             if let Some(status) = self.exit_status() {
-                return Err(format!("exited early with {status}; log:\n{}", self.log_text()));
+                return Err(format!(
+                    "exited early with {status}; log:\n{}",
+                    self.log_text()
+                ));
             }
             if TcpStream::connect_timeout(&self.addr(), Duration::from_millis(200)).is_ok() {
                 return Ok(());
@@ -177,7 +180,9 @@ impl Broker {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Child> {
-        self.child.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.child
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -191,7 +196,11 @@ impl Drop for Broker {
             let log = self.log_text();
             let tail: Vec<&str> = log.lines().rev().take(40).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
-            eprintln!("---- meridian log tail (port {}) ----\n{}", self.port, tail.join("\n"));
+            eprintln!(
+                "---- meridian log tail (port {}) ----\n{}",
+                self.port,
+                tail.join("\n")
+            );
         }
         let _ = fs::remove_dir_all(&self.dir);
     }

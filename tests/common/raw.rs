@@ -53,7 +53,11 @@ impl RawClient {
         client.send(&connect.encode()).await;
         let packet = client.expect_packet("CONNACK").await;
         let (session_present, code) = wire::connack(&packet);
-        assert_eq!(code, 0, "CONNACK for {:?} refused: {packet:02x?}", connect.client_id);
+        assert_eq!(
+            code, 0,
+            "CONNACK for {:?} refused: {packet:02x?}",
+            connect.client_id
+        );
         (client, session_present)
     }
 
@@ -64,7 +68,9 @@ impl RawClient {
 
     /// A 5.0 connection with `client_id`, clean start, keepalive 60 s.
     pub async fn v5(broker: &Broker, client_id: &str) -> RawClient {
-        Self::connect(broker, &Connect::new(5, client_id, true, 60)).await.0
+        Self::connect(broker, &Connect::new(5, client_id, true, 60))
+            .await
+            .0
     }
 
     /// Writes `bytes`, panicking if the connection is gone.
@@ -162,7 +168,11 @@ impl RawClient {
             if byte & 0x80 == 0 {
                 break;
             }
-            assert!(header <= 4, "broker sent a 5-byte remaining length: {:02x?}", &self.buf[..5]);
+            assert!(
+                header <= 4,
+                "broker sent a 5-byte remaining length: {:02x?}",
+                &self.buf[..5]
+            );
         }
         let total = header + length;
         if self.buf.len() < total {

@@ -119,7 +119,9 @@ impl V4 {
             .await
             .expect("unsubscribe request queued");
         self.pump
-            .wait_for(WAIT, |packet| matches!(packet, Packet::UnsubAck(_)).then_some(()))
+            .wait_for(WAIT, |packet| {
+                matches!(packet, Packet::UnsubAck(_)).then_some(())
+            })
             .await
             .unwrap_or_else(|| panic!("{}: no UNSUBACK for {filter:?}", self.id));
     }
@@ -206,7 +208,11 @@ impl V4 {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match self.try_recv(left).await {
                 Some(publish) => got.push(publish),
-                None => panic!("{}: got {} of {n} PUBLISHes within {timeout:?}", self.id, got.len()),
+                None => panic!(
+                    "{}: got {} of {n} PUBLISHes within {timeout:?}",
+                    self.id,
+                    got.len()
+                ),
             }
         }
         got
@@ -231,7 +237,10 @@ impl V4 {
 
     /// Sends DISCONNECT, then closes the socket.
     pub async fn disconnect(mut self) {
-        self.client.disconnect().await.expect("disconnect request queued");
+        self.client
+            .disconnect()
+            .await
+            .expect("disconnect request queued");
         assert!(
             self.pump.wait_disconnect_sent(WAIT).await,
             "{}: DISCONNECT was not written",

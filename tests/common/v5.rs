@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::v5::{
-    ConnAck, DisconnectReasonCode, Filter, Packet, Publish, PublishProperties,
-    SubscribeProperties, SubscribeReasonCode,
+    ConnAck, DisconnectReasonCode, Filter, Packet, Publish, PublishProperties, SubscribeProperties,
+    SubscribeReasonCode,
 };
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, ConnectionError, Event, MqttOptions, StateError};
@@ -135,7 +135,9 @@ impl V5 {
             .await
             .expect("unsubscribe request queued");
         self.pump
-            .wait_for(WAIT, |packet| matches!(packet, Packet::UnsubAck(_)).then_some(()))
+            .wait_for(WAIT, |packet| {
+                matches!(packet, Packet::UnsubAck(_)).then_some(())
+            })
             .await
             .unwrap_or_else(|| panic!("{}: no UNSUBACK for {filter:?}", self.id));
     }
@@ -209,7 +211,11 @@ impl V5 {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match self.try_recv(left).await {
                 Some(publish) => got.push(publish),
-                None => panic!("{}: got {} of {n} PUBLISHes within {timeout:?}", self.id, got.len()),
+                None => panic!(
+                    "{}: got {} of {n} PUBLISHes within {timeout:?}",
+                    self.id,
+                    got.len()
+                ),
             }
         }
         got
@@ -245,7 +251,10 @@ impl V5 {
 
     /// Sends DISCONNECT (reason 0x00), then closes the socket.
     pub async fn disconnect(mut self) {
-        self.client.disconnect().await.expect("disconnect request queued");
+        self.client
+            .disconnect()
+            .await
+            .expect("disconnect request queued");
         assert!(
             self.pump.wait_disconnect_sent(WAIT).await,
             "{}: DISCONNECT was not written",

@@ -219,7 +219,11 @@ pub fn connack(packet: &[u8]) -> (bool, u8) {
 
 /// A DISCONNECT's reason code (0x00 when the packet has no body).
 pub fn disconnect_reason(packet: &[u8]) -> u8 {
-    assert_eq!(kind(packet), DISCONNECT, "expected DISCONNECT, got {packet:02x?}");
+    assert_eq!(
+        kind(packet),
+        DISCONNECT,
+        "expected DISCONNECT, got {packet:02x?}"
+    );
     body(packet).first().copied().unwrap_or(0)
 }
 
