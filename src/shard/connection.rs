@@ -11,9 +11,12 @@ use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use std::cell::RefCell;
+use std::sync::Arc;
+
 use bytes::BytesMut;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
+use rustls::{ServerConfig, ServerConnection};
 
 use crate::metrics::CoreMetrics;
 use crate::protocol::{self, Connect, DecodeLimits, Disconnect, Packet, ProtocolError, Properties, ReasonCode};
@@ -23,22 +26,36 @@ use super::connect;
 use super::core::Core;
 use super::handler::{self, ConnState, Flow};
 use super::mesh::{CoreMsg, Handoff};
+use super::transport::Transport;
 use super::will;
 
 /// A client must send CONNECT within this time after the TCP connection opens.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Bytes asked of the kernel per read.
-const READ_CHUNK: usize = 16 * 1024;
 /// How long a writer may take to flush its last bytes before the socket is forced shut.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Serves a freshly accepted socket: reads CONNECT, then runs the session here or
 /// hands the socket to its owner core.
-pub async fn serve(core: Rc<Core>, mut stream: TcpStream, peer: Option<SocketAddr>) {
+pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: Option<SocketAddr>, tls: Option<Arc<ServerConfig>>) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(CONNECT_TIMEOUT));
-    let limits = DecodeLimits { version: None, max_packet_size: core.config.limits.max_packet_size };
     let mut buf = BytesMut::with_capacity(1024);
+    let mut io = Transport { stream, tls: None };
+    if let Some(config) = tls {
+        let session = match ServerConnection::new(config) {
+            Ok(conn) => Rc::new(RefCell::new(conn)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start a TLS session");
+                return;
+            }
+        };
+        if let Err(e) = super::tls::handshake(&mut io.stream, &session, &mut buf).await {
+            tracing::debug!(?peer, error = %e, "TLS handshake failed");
+            return;
+        }
+        io.tls = Some(session);
+    }
+    let limits = DecodeLimits { version: None, max_packet_size: core.config.limits.max_packet_size };
     let connect = loop {
         match protocol::decode(&mut buf, &limits) {
             Ok(Some(Packet::Connect(c))) => break c,
@@ -49,11 +66,11 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream, peer: Option<SocketAdd
             }
             Ok(None) => {}
             Err(e) => {
-                refuse_bad_connect(&core, &mut stream, &buf, &e, peer).await;
+                refuse_bad_connect(&core, &mut io, &buf, &e, peer).await;
                 return;
             }
         }
-        match read_more(&mut stream, &mut buf).await {
+        match io.read_more(&mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
@@ -63,7 +80,7 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream, peer: Option<SocketAdd
     if connect.client_id.is_empty() {
         if !connect.protocol.is_v5() && !connect.clean_start {
             // 3.1.1: an empty id needs clean session 1 [MQTT-3.1.3-8].
-            send_connack(&mut stream, &connect, connect::refusal_connack(ReasonCode::ClientIdentifierNotValid)).await;
+            send_connack(&mut io, &connect, connect::refusal_connack(ReasonCode::ClientIdentifierNotValid)).await;
             return;
         }
         connect.client_id = core.assign_client_id();
@@ -72,39 +89,33 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream, peer: Option<SocketAdd
     let owner = core.owner_of(connect.client_id.as_str());
     if owner != core.id() {
         // SAFETY: dup of a live descriptor we own; the copy is owned by the OwnedFd.
-        let fd = unsafe { libc::dup(stream.as_raw_fd()) };
+        let fd = unsafe { libc::dup(io.stream.as_raw_fd()) };
         if fd < 0 {
             return;
         }
-        drop(stream);
+        let tls = io.tls.take().and_then(|s| Rc::try_unwrap(s).ok()).map(|s| Box::new(s.into_inner()));
+        drop(io);
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        core.mesh.send(owner, CoreMsg::Handoff(Box::new(Handoff { fd, connect, buf, peer, assigned_id: assigned })));
+        let handoff = Handoff { fd, connect, buf, peer, assigned_id: assigned, tls };
+        core.mesh.send(owner, CoreMsg::Handoff(Box::new(handoff)));
         return;
     }
-    run(core, stream, connect, buf, peer, assigned).await;
+    run(core, io, connect, buf, peer, assigned).await;
 }
 
 /// Starts a connection handed over by another core.
 pub async fn adopt(core: Rc<Core>, handoff: Box<Handoff>) {
-    let Handoff { fd, connect, buf, peer, assigned_id } = *handoff;
+    let Handoff { fd, connect, buf, peer, assigned_id, tls } = *handoff;
     // SAFETY: the descriptor came to us by ownership; TcpStream takes it over.
     let stream = unsafe { TcpStream::from_raw_fd(fd.into_raw_fd()) };
-    run(core, stream, connect, buf, peer, assigned_id).await;
-}
-
-async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
-    let len = buf.len();
-    buf.resize(len + READ_CHUNK, 0);
-    let result = stream.read(&mut buf[len..]).await;
-    let n = *result.as_ref().unwrap_or(&0);
-    buf.truncate(len + n);
-    result
+    let io = Transport { stream, tls: tls.map(|t| Rc::new(RefCell::new(*t))) };
+    run(core, io, connect, buf, peer, assigned_id).await;
 }
 
 /// Answers a CONNECT that could not be decoded: CONNACK with the reason where the
 /// protocol has one (unsupported version: 0x01 for 3.x [MQTT-3.1.2-2], 0x84 for 5.0;
 /// malformed 5.0 CONNECT: its reason code), then close.
-async fn refuse_bad_connect(core: &Core, stream: &mut TcpStream, buf: &[u8], e: &ProtocolError, peer: Option<SocketAddr>) {
+async fn refuse_bad_connect(core: &Core, io: &mut Transport, buf: &[u8], e: &ProtocolError, peer: Option<SocketAddr>) {
     CoreMetrics::add(&core.metrics.protocol_errors, 1);
     if e.reason_code() == ReasonCode::PacketTooLarge {
         CoreMetrics::add(&core.metrics.packets_too_large, 1);
@@ -125,23 +136,23 @@ async fn refuse_bad_connect(core: &Core, stream: &mut TcpStream, buf: &[u8], e: 
     if let Some(version) = version {
         let mut out = BytesMut::new();
         if protocol::encode(&Packet::ConnAck(connect::refusal_connack(reason)), version, &mut out).is_ok() {
-            let _ = stream.write_all(&out).await;
+            let _ = io.write_all(&out).await;
         }
     }
 }
 
-async fn send_connack(stream: &mut TcpStream, connect: &Connect, connack: protocol::ConnAck) {
+async fn send_connack(io: &mut Transport, connect: &Connect, connack: protocol::ConnAck) {
     let mut out = BytesMut::new();
     if protocol::encode(&Packet::ConnAck(connack), connect.protocol, &mut out).is_ok() {
-        let _ = stream.write_all(&out).await;
+        let _ = io.write_all(&out).await;
     }
 }
 
 /// Runs an accepted connection on the session's owner core until it ends.
-async fn run(core: Rc<Core>, mut stream: TcpStream, connect: Box<Connect>, buf: BytesMut, peer: Option<SocketAddr>, assigned: bool) {
+async fn run(core: Rc<Core>, mut io: Transport, connect: Box<Connect>, buf: BytesMut, peer: Option<SocketAddr>, assigned: bool) {
     if let Err(refusal) = connect::admit(&core, &connect) {
         tracing::debug!(?peer, client = %connect.client_id, reason = ?refusal.reason, "CONNECT refused");
-        send_connack(&mut stream, &connect, connect::refusal_connack(refusal.reason)).await;
+        send_connack(&mut io, &connect, connect::refusal_connack(refusal.reason)).await;
         return;
     }
     let negotiated = connect::negotiate(&core, &connect);
@@ -168,22 +179,22 @@ async fn run(core: Rc<Core>, mut stream: TcpStream, connect: Box<Connect>, buf: 
 
     // The writer gets its own descriptor for the same socket.
     // SAFETY: dup of a live descriptor we own; the new TcpStream owns the copy.
-    let wfd = unsafe { libc::dup(stream.as_raw_fd()) };
+    let wfd = unsafe { libc::dup(io.stream.as_raw_fd()) };
     if wfd < 0 {
         detach(&core, &mut state, Flow::Close { reason: CloseReason::Quiet, will: true });
         return;
     }
-    let writer_stream = unsafe { TcpStream::from_raw_fd(wfd) };
-    glommio::spawn_local(write_loop(core.clone(), link.clone(), session.clone(), writer_stream, wfd)).detach();
+    let writer = Transport { stream: unsafe { TcpStream::from_raw_fd(wfd) }, tls: io.tls.clone() };
+    glommio::spawn_local(write_loop(core.clone(), link.clone(), session.clone(), writer, wfd)).detach();
 
-    let flow = read_loop(&core, &mut stream, buf, &mut state).await;
+    let flow = read_loop(&core, &mut io, buf, &mut state).await;
     detach(&core, &mut state, flow);
 }
 
-async fn read_loop(core: &Core, stream: &mut TcpStream, mut buf: BytesMut, state: &mut ConnState) -> Flow {
+async fn read_loop(core: &Core, io: &mut Transport, mut buf: BytesMut, state: &mut ConnState) -> Flow {
     let keep_alive = state.negotiated.keep_alive;
     let timeout = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
-    let _ = stream.set_read_timeout(timeout);
+    let _ = io.stream.set_read_timeout(timeout);
     let limits = DecodeLimits { version: Some(state.link.version), max_packet_size: core.config.limits.max_packet_size };
     loop {
         loop {
@@ -212,9 +223,13 @@ async fn read_loop(core: &Core, stream: &mut TcpStream, mut buf: BytesMut, state
         while core.mesh.congested() {
             glommio::timer::sleep(Duration::from_millis(1)).await;
         }
-        match read_more(stream, &mut buf).await {
+        match io.read_more(&mut buf).await {
             Ok(0) => return Flow::Close { reason: CloseReason::Quiet, will: true },
-            Ok(_) => {}
+            Ok(_) => {
+                if io.tls_wants_write() {
+                    state.link.wake.notify();
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                 // No packet within 1.5 × keep-alive [MQTT-3.1.2-24].
                 CoreMetrics::add(&core.metrics.keepalive_timeouts, 1);
@@ -266,7 +281,7 @@ fn force_close_later(link: Rc<ConnLink>) {
     .detach();
 }
 
-async fn write_loop(core: Rc<Core>, link: Rc<ConnLink>, session: SessionRef, mut stream: TcpStream, fd: RawFd) {
+async fn write_loop(core: Rc<Core>, link: Rc<ConnLink>, session: SessionRef, mut io: Transport, fd: RawFd) {
     link.fd.set(Some(fd));
     let mut out = BytesMut::with_capacity(4096);
     loop {
@@ -285,13 +300,13 @@ async fn write_loop(core: Rc<Core>, link: Rc<ConnLink>, session: SessionRef, mut
         } else {
             drop(s);
         }
-        if out.is_empty() {
+        if out.is_empty() && !io.tls_wants_write() {
             if let Some(reason) = link.close.get() {
                 if let CloseReason::Disconnect(rc) = reason {
                     if link.version.is_v5() {
                         let d = Packet::Disconnect(Disconnect { reason_code: rc, properties: Properties::default() });
                         let _ = protocol::encode(&d, link.version, &mut out);
-                        let _ = stream.write_all(&out).await;
+                        let _ = io.write_all(&out).await;
                     }
                 }
                 break;
@@ -299,7 +314,7 @@ async fn write_loop(core: Rc<Core>, link: Rc<ConnLink>, session: SessionRef, mut
             link.wake.notified().await;
             continue;
         }
-        if stream.write_all(&out).await.is_err() {
+        if io.write_all(&out).await.is_err() {
             break;
         }
         out.clear();
@@ -309,8 +324,12 @@ async fn write_loop(core: Rc<Core>, link: Rc<ConnLink>, session: SessionRef, mut
     }
     link.closed.set(true);
     link.fd.set(None);
-    let _ = stream.shutdown(std::net::Shutdown::Both).await;
-    drop(stream);
+    if let Some(tls) = &io.tls {
+        tls.borrow_mut().send_close_notify();
+        let _ = io.write_all(&[]).await;
+    }
+    let _ = io.stream.shutdown(std::net::Shutdown::Both).await;
+    drop(io);
 }
 
 /// Closes every connection on this core for shutdown: 5.0 clients get DISCONNECT 0x8B.

@@ -57,6 +57,8 @@ pub struct Handoff {
     pub peer: Option<SocketAddr>,
     /// The client sent an empty client id and we assigned `connect.client_id`.
     pub assigned_id: bool,
+    /// The TLS session, when the connection came in on a TLS listener.
+    pub tls: Option<Box<rustls::ServerConnection>>,
 }
 
 /// This core's side of the mesh. One per core.

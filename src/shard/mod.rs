@@ -11,6 +11,8 @@ pub mod core;
 mod handler;
 pub mod mesh;
 pub mod runtime;
+mod tls;
+mod transport;
 mod will;
 
 pub use runtime::{run, Broker, StartError};

@@ -163,8 +163,19 @@ async fn run_core(
     let mut listeners = Vec::new();
     for (i, l) in config.listener.iter().enumerate() {
         let addr = l.addr();
+        let tls = match &l.tls {
+            None => None,
+            Some(tls) => match super::tls::server_config(tls) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    let message = format!("listener[{i}].{e}");
+                    let _ = ready.send(Err(message.clone()));
+                    return Err(message);
+                }
+            },
+        };
         match TcpListener::bind(addr) {
-            Ok(listener) => listeners.push(listener),
+            Ok(listener) => listeners.push((listener, tls)),
             Err(e) => {
                 let message = format!("listener[{i}]: cannot bind {addr}: {e}");
                 let _ = ready.send(Err(message.clone()));
@@ -174,7 +185,7 @@ async fn run_core(
     }
     if me == 0 {
         for l in &config.listener {
-            tracing::info!(bind = %l.addr(), cores = config.node.cores, "listening for MQTT");
+            tracing::info!(bind = %l.addr(), tls = l.tls.is_some(), cores = config.node.cores, "listening for MQTT");
         }
     }
     let _ = ready.send(Ok(()));
@@ -197,14 +208,14 @@ async fn run_core(
         })
         .detach();
     }
-    for listener in listeners {
+    for (listener, tls) in listeners {
         let core = core.clone();
         glommio::spawn_local(async move {
             loop {
                 match listener.accept().await {
                     Ok(stream) => {
                         let peer = stream.peer_addr().ok();
-                        glommio::spawn_local(connection::serve(core.clone(), stream, peer)).detach();
+                        glommio::spawn_local(connection::serve(core.clone(), stream, peer, tls.clone())).detach();
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");
