@@ -14,6 +14,8 @@
 mod intersect;
 mod level;
 mod matcher;
+#[cfg(test)]
+mod properties;
 mod shared;
 mod trie;
 
