@@ -266,18 +266,26 @@ impl<T> Trie<T> {
 
         // Pass 3: unhook the now-empty chain from the last node that still holds more.
         if let Some(cut) = cut {
-            let mut path = levels(filter);
-            let mut parent = &mut self.root;
-            for step in path.by_ref().take(cut.saturating_sub(1)) {
-                parent = parent.child_mut(step)?;
-            }
-            match path.next() {
-                Some(Level::Literal(level)) => drop(parent.children.remove(level)),
-                Some(Level::Plus) => parent.plus = None,
-                Some(Level::Hash) | None => {}
-            }
+            self.unhook(filter, cut);
         }
         Some(leaf.value)
+    }
+
+    /// Drops the child at depth `cut` on `filter`'s path, and so the chain below it.
+    fn unhook(&mut self, filter: &str, cut: usize) {
+        let mut path = levels(filter);
+        let mut parent = &mut self.root;
+        for step in path.by_ref().take(cut.saturating_sub(1)) {
+            let Some(child) = parent.child_mut(step) else {
+                return;
+            };
+            parent = child;
+        }
+        match path.next() {
+            Some(Level::Literal(level)) => drop(parent.children.remove(level)),
+            Some(Level::Plus) => parent.plus = None,
+            Some(Level::Hash) | None => {}
+        }
     }
 
     /// Calls `visit(value)` once for every stored filter that matches `topic`, in no
