@@ -46,3 +46,74 @@ impl Auth {
         write_reason_body(self.reason_code, &self.properties, version, out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::test_util::{decode_hex, encode_hex, norm};
+    use crate::protocol::{encode, Packet};
+
+    const V5: Option<ProtocolVersion> = Some(ProtocolVersion::V5);
+
+    #[test]
+    fn is_an_empty_auth_a_success() {
+        let p = decode_hex("f0 00", V5).expect("valid");
+        assert_eq!(
+            p,
+            Packet::Auth(Auth {
+                reason_code: ReasonCode::Success,
+                properties: Properties::default()
+            })
+        );
+        assert_eq!(encode_hex(&p, ProtocolVersion::V5), "f0 00");
+    }
+
+    #[test]
+    fn does_a_continue_authentication_carry_its_method() {
+        let s = "f0 09 18 07 15 00 04 53 43 52 4d";
+        let p = decode_hex(s, V5).expect("valid");
+        let Packet::Auth(a) = &p else {
+            panic!("not an AUTH")
+        };
+        assert_eq!(a.reason_code, ReasonCode::ContinueAuthentication);
+        assert_eq!(a.properties.authentication_method.as_deref(), Some("SCRM"));
+        assert_eq!(encode_hex(&p, ProtocolVersion::V5), norm(s));
+    }
+
+    #[test]
+    fn is_authentication_data_without_a_method_a_protocol_error() {
+        let err = decode_hex("f0 06 18 04 16 00 01 78", V5).unwrap_err();
+        assert_eq!(err, ProtocolError::AuthDataWithoutMethod);
+    }
+
+    #[test]
+    fn is_an_error_code_refused_in_auth() {
+        assert_eq!(
+            decode_hex("f0 01 80", V5),
+            Err(ProtocolError::InvalidReasonCode {
+                packet: "AUTH",
+                code: 0x80
+            })
+        );
+    }
+
+    #[test]
+    fn does_auth_exist_only_in_5_0() {
+        assert_eq!(
+            decode_hex("f0 00", Some(ProtocolVersion::V3_1_1)),
+            Err(ProtocolError::ReservedPacketType(15))
+        );
+        let auth = Packet::Auth(Auth {
+            reason_code: ReasonCode::Success,
+            properties: Properties::default(),
+        });
+        let mut out = BytesMut::new();
+        assert_eq!(
+            encode(&auth, ProtocolVersion::V3_1_1, &mut out),
+            Err(EncodeError::NotInVersion {
+                what: "AUTH",
+                version: ProtocolVersion::V3_1_1
+            })
+        );
+    }
+}

@@ -74,3 +74,115 @@ impl ConnAck {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::test_util::{decode_hex, encode_hex, norm};
+    use crate::protocol::Packet;
+
+    const V3: Option<ProtocolVersion> = Some(ProtocolVersion::V3_1_1);
+    const V5: Option<ProtocolVersion> = Some(ProtocolVersion::V5);
+
+    fn connack(s: &str, v: Option<ProtocolVersion>) -> Result<ConnAck, ProtocolError> {
+        match decode_hex(s, v)? {
+            Packet::ConnAck(c) => Ok(c),
+            other => panic!("not a CONNACK: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn does_a_3_1_1_connack_decode_session_present() {
+        let c = connack("20 02 01 00", V3).expect("valid");
+        assert!(c.session_present);
+        assert_eq!(c.reason_code, ReasonCode::Success);
+        assert_eq!(
+            encode_hex(&Packet::ConnAck(c), ProtocolVersion::V3_1_1),
+            norm("20 02 01 00")
+        );
+    }
+
+    #[test]
+    fn do_3_1_1_return_codes_become_reason_codes() {
+        assert_eq!(
+            connack("20 02 00 05", V3).map(|c| c.reason_code),
+            Ok(ReasonCode::NotAuthorized)
+        );
+        assert_eq!(
+            connack("20 02 00 06", V3),
+            Err(ProtocolError::InvalidReasonCode {
+                packet: "CONNACK",
+                code: 6
+            })
+        );
+    }
+
+    #[test]
+    fn are_reserved_acknowledge_flags_malformed_mqtt_3_2_2_1() {
+        assert_eq!(
+            connack("20 02 02 00", V3),
+            Err(ProtocolError::ConnAckReservedFlags(2))
+        );
+    }
+
+    #[test]
+    fn is_session_present_with_a_failure_refused_mqtt_3_2_2_4() {
+        assert_eq!(
+            connack("20 02 01 05", V3),
+            Err(ProtocolError::SessionPresentOnFailure)
+        );
+    }
+
+    #[test]
+    fn does_a_5_0_connack_decode_its_properties() {
+        let s = "20 08 00 00 05 22 00 0a 24 01";
+        let c = connack(s, V5).expect("valid");
+        assert_eq!(c.properties.topic_alias_maximum, Some(10));
+        assert_eq!(c.properties.maximum_qos, Some(1));
+        assert_eq!(
+            encode_hex(&Packet::ConnAck(c), ProtocolVersion::V5),
+            norm(s)
+        );
+    }
+
+    #[test]
+    fn is_a_disconnect_only_reason_code_refused_in_connack() {
+        assert_eq!(
+            connack("20 03 00 8e 00", V5),
+            Err(ProtocolError::InvalidReasonCode {
+                packet: "CONNACK",
+                code: 0x8e
+            })
+        );
+    }
+
+    #[test]
+    fn is_maximum_qos_2_a_protocol_error() {
+        let err = connack("20 05 00 00 02 24 02", V5).unwrap_err();
+        assert_eq!(
+            err,
+            ProtocolError::InvalidPropertyValue {
+                property: "Maximum QoS",
+                value: 2
+            }
+        );
+        assert_eq!(err.reason_code(), ReasonCode::ProtocolError);
+    }
+
+    #[test]
+    fn does_a_5_0_failure_become_the_nearest_3_1_1_return_code() {
+        let c = ConnAck {
+            session_present: false,
+            reason_code: ReasonCode::ServerBusy,
+            properties: Properties::default(),
+        };
+        assert_eq!(
+            encode_hex(&Packet::ConnAck(c.clone()), ProtocolVersion::V3_1_1),
+            norm("20 02 00 03")
+        );
+        assert_eq!(
+            encode_hex(&Packet::ConnAck(c), ProtocolVersion::V5),
+            norm("20 03 00 89 00")
+        );
+    }
+}

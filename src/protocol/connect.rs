@@ -224,3 +224,190 @@ pub fn peek_connect_version(buf: &[u8]) -> Option<ProtocolVersion> {
     let name_len = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
     ProtocolVersion::from_level(*body.get(2 + name_len)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::test_util::{decode_hex, encode_hex, norm};
+    use crate::protocol::{Packet, ReasonCode};
+
+    fn connect(s: &str) -> Result<Connect, ProtocolError> {
+        match decode_hex(s, None)? {
+            Packet::Connect(c) => Ok(*c),
+            other => panic!("not a CONNECT: {other:?}"),
+        }
+    }
+
+    const V311_FULL: &str = "10 1e 00 04 4d 51 54 54 04 ee 00 3c 00 02 63 31 00 03 77 2f 74 \
+                             00 03 62 79 65 00 01 75 00 01 70";
+    const V5_WILL: &str = "10 21 00 04 4d 51 54 54 05 06 00 0a 08 11 00 00 00 78 21 00 10 \
+                           00 01 63 05 18 00 00 00 05 00 01 77 00 00";
+
+    #[test]
+    fn does_a_full_3_1_1_connect_decode_every_field() {
+        let c = connect(V311_FULL).expect("valid");
+        assert_eq!(c.protocol, ProtocolVersion::V3_1_1);
+        assert!(c.clean_start);
+        assert_eq!(c.keep_alive, 60);
+        assert_eq!(c.client_id, "c1");
+        let will = c.will.as_ref().expect("will flag set");
+        assert_eq!(
+            (will.topic.as_str(), &will.payload[..]),
+            ("w/t", &b"bye"[..])
+        );
+        assert_eq!((will.qos, will.retain), (QoS::AtLeastOnce, true));
+        assert_eq!(c.username.as_deref(), Some("u"));
+        assert_eq!(c.password.as_deref(), Some(&b"p"[..]));
+        assert!(c.properties.is_empty());
+        assert_eq!(
+            encode_hex(&Packet::Connect(Box::new(c)), ProtocolVersion::V3_1_1),
+            norm(V311_FULL)
+        );
+    }
+
+    #[test]
+    fn does_a_5_0_connect_decode_its_and_the_wills_properties() {
+        let c = connect(V5_WILL).expect("valid");
+        assert_eq!(c.protocol, ProtocolVersion::V5);
+        assert_eq!(c.properties.session_expiry_interval, Some(120));
+        assert_eq!(c.properties.receive_maximum, Some(16));
+        let will = c.will.as_ref().expect("will");
+        assert_eq!(will.properties.will_delay_interval, Some(5));
+        assert_eq!(
+            (will.qos, will.retain, will.payload.len()),
+            (QoS::AtMostOnce, false, 0)
+        );
+        assert_eq!(
+            encode_hex(&Packet::Connect(Box::new(c)), ProtocolVersion::V5),
+            norm(V5_WILL)
+        );
+    }
+
+    #[test]
+    fn is_an_mqisdp_level_3_connect_accepted() {
+        let s = "10 10 00 06 4d 51 49 73 64 70 03 02 00 3c 00 02 63 31";
+        let c = connect(s).expect("3.1 is accepted");
+        assert_eq!(c.protocol, ProtocolVersion::V3_1);
+        assert_eq!(
+            encode_hex(&Packet::Connect(Box::new(c)), ProtocolVersion::V3_1),
+            norm(s)
+        );
+    }
+
+    #[test]
+    fn is_level_6_unsupported_mqtt_3_1_2_2() {
+        let err = connect("10 0e 00 04 4d 51 54 54 06 02 00 3c 00 02 63 31").unwrap_err();
+        assert_eq!(err, ProtocolError::UnsupportedProtocolLevel(6));
+        assert_eq!(err.reason_code(), ReasonCode::UnsupportedProtocolVersion);
+    }
+
+    #[test]
+    fn is_a_wrong_protocol_name_refused_mqtt_3_1_2_1() {
+        let err = connect("10 0e 00 04 4d 51 54 58 04 02 00 3c 00 02 63 31").unwrap_err();
+        assert_eq!(err, ProtocolError::InvalidProtocolName);
+        assert_eq!(err.reason_code(), ReasonCode::UnsupportedProtocolVersion);
+    }
+
+    #[test]
+    fn is_the_reserved_connect_flag_malformed_mqtt_3_1_2_3() {
+        let err = connect("10 0e 00 04 4d 51 54 54 04 03 00 3c 00 02 63 31").unwrap_err();
+        assert_eq!(err, ProtocolError::ConnectReservedFlag);
+        assert_eq!(err.reason_code(), ReasonCode::MalformedPacket);
+    }
+
+    #[test]
+    fn are_will_qos_and_retain_refused_without_a_will_mqtt_3_1_2_11_13_15() {
+        let qos = connect("10 0e 00 04 4d 51 54 54 04 0a 00 3c 00 02 63 31").unwrap_err();
+        assert_eq!(qos, ProtocolError::WillQoSWithoutWill);
+        let retain = connect("10 0e 00 04 4d 51 54 54 05 22 00 3c 00 00 02 63 31");
+        assert_eq!(retain.unwrap_err(), ProtocolError::WillRetainWithoutWill);
+    }
+
+    #[test]
+    fn is_will_qos_3_malformed() {
+        let err = connect("10 0e 00 04 4d 51 54 54 04 1e 00 3c 00 02 63 31").unwrap_err();
+        assert_eq!(err, ProtocolError::InvalidWillQoS);
+        assert_eq!(err.reason_code(), ReasonCode::MalformedPacket);
+    }
+
+    #[test]
+    fn is_a_password_without_user_name_refused_in_3_1_1_only_mqtt_3_1_2_22() {
+        let v311 = connect("10 11 00 04 4d 51 54 54 04 42 00 3c 00 02 63 31 00 01 70");
+        assert_eq!(v311.unwrap_err(), ProtocolError::PasswordWithoutUsername);
+        let v5 = connect("10 12 00 04 4d 51 54 54 05 42 00 3c 00 00 02 63 31 00 01 70")
+            .expect("5.0 allows it");
+        assert_eq!(
+            (v5.username, v5.password.as_deref()),
+            (None, Some(&b"p"[..]))
+        );
+    }
+
+    #[test]
+    fn are_trailing_bytes_after_the_payload_malformed() {
+        let err = connect("10 0f 00 04 4d 51 54 54 04 02 00 3c 00 02 63 31 ff").unwrap_err();
+        assert_eq!(
+            err,
+            ProtocolError::TrailingBytes {
+                packet: "CONNECT",
+                count: 1
+            }
+        );
+    }
+
+    #[test]
+    fn is_an_empty_client_id_without_clean_session_rejected_in_3_1_1_mqtt_3_1_3_8() {
+        let err = connect("10 0c 00 04 4d 51 54 54 04 00 00 3c 00 00").unwrap_err();
+        assert_eq!(err.reason_code(), ReasonCode::ClientIdentifierNotValid);
+        assert!(connect("10 0c 00 04 4d 51 54 54 04 02 00 3c 00 00").is_ok());
+        assert!(connect("10 0d 00 04 4d 51 54 54 05 00 00 3c 00 00 00").is_ok());
+    }
+
+    #[test]
+    fn is_a_wildcard_will_topic_invalid_mqtt_3_3_2_2() {
+        let s = "10 15 00 04 4d 51 54 54 04 06 00 3c 00 02 63 31 00 03 61 2f 23 00 00";
+        assert_eq!(
+            connect(s).unwrap_err(),
+            ProtocolError::TopicNameWildcard("a/#".into())
+        );
+    }
+
+    #[test]
+    fn is_an_invalid_utf8_client_id_malformed_mqtt_1_5_4_1() {
+        let err = connect("10 0e 00 04 4d 51 54 54 04 02 00 3c 00 02 c3 28").unwrap_err();
+        assert_eq!(
+            err,
+            ProtocolError::InvalidUtf8 {
+                what: "client identifier"
+            }
+        );
+    }
+
+    #[test]
+    fn is_a_session_property_refused_among_will_properties() {
+        let s = "10 19 00 04 4d 51 54 54 05 06 00 0a 00 00 01 63 05 11 00 00 00 05 00 01 77 00 00";
+        let err = connect(s).unwrap_err();
+        assert_eq!(
+            err,
+            ProtocolError::PropertyNotAllowed {
+                property: "Session Expiry Interval",
+                packet: "will properties"
+            }
+        );
+    }
+
+    #[test]
+    fn can_the_version_be_peeked_before_decoding() {
+        assert_eq!(
+            peek_connect_version(&crate::protocol::test_util::hex(V5_WILL)),
+            Some(ProtocolVersion::V5)
+        );
+        assert_eq!(
+            peek_connect_version(&crate::protocol::test_util::hex("10 21 00 04")),
+            None
+        );
+        assert_eq!(
+            peek_connect_version(&crate::protocol::test_util::hex("30 00")),
+            None
+        );
+    }
+}

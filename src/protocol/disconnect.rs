@@ -60,3 +60,82 @@ impl Disconnect {
         write_reason_body(self.reason_code, &self.properties, version, out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::test_util::{decode_hex, encode_hex, norm};
+    use crate::protocol::{encode, Packet};
+
+    const V3: Option<ProtocolVersion> = Some(ProtocolVersion::V3_1_1);
+    const V5: Option<ProtocolVersion> = Some(ProtocolVersion::V5);
+
+    #[test]
+    fn is_a_3_1_1_disconnect_empty() {
+        assert_eq!(
+            decode_hex("e0 00", V3),
+            Ok(Packet::Disconnect(Disconnect::normal()))
+        );
+        assert_eq!(
+            decode_hex("e0 01 00", V3),
+            Err(ProtocolError::TrailingBytes {
+                packet: "DISCONNECT",
+                count: 1
+            })
+        );
+    }
+
+    #[test]
+    fn do_the_5_0_disconnect_forms_decode() {
+        assert_eq!(
+            decode_hex("e0 00", V5),
+            Ok(Packet::Disconnect(Disconnect::normal()))
+        );
+        let taken = decode_hex("e0 01 8e", V5).expect("valid");
+        let Packet::Disconnect(d) = &taken else {
+            panic!("not a DISCONNECT")
+        };
+        assert_eq!(d.reason_code, ReasonCode::SessionTakenOver);
+        let s = "e0 07 04 05 11 00 00 00 00";
+        let with_will = decode_hex(s, V5).expect("valid");
+        let Packet::Disconnect(d) = &with_will else {
+            panic!("not a DISCONNECT")
+        };
+        assert_eq!(
+            (d.reason_code, d.properties.session_expiry_interval),
+            (ReasonCode::DisconnectWithWill, Some(0))
+        );
+        assert_eq!(encode_hex(&with_will, ProtocolVersion::V5), norm(s));
+        assert_eq!(encode_hex(&taken, ProtocolVersion::V5), norm("e0 01 8e"));
+    }
+
+    #[test]
+    fn is_a_suback_code_refused_in_disconnect() {
+        assert_eq!(
+            decode_hex("e0 01 01", V5),
+            Err(ProtocolError::InvalidReasonCode {
+                packet: "DISCONNECT",
+                code: 1
+            })
+        );
+    }
+
+    #[test]
+    fn can_a_server_disconnect_not_be_sent_in_3_1_1() {
+        let d = Packet::Disconnect(Disconnect {
+            reason_code: ReasonCode::SessionTakenOver,
+            properties: Properties::default(),
+        });
+        let mut out = BytesMut::new();
+        let err = encode(&d, ProtocolVersion::V3_1_1, &mut out).unwrap_err();
+        assert!(matches!(err, EncodeError::NotInVersion { .. }));
+        assert!(out.is_empty());
+        assert_eq!(
+            encode_hex(
+                &Packet::Disconnect(Disconnect::normal()),
+                ProtocolVersion::V3_1_1
+            ),
+            "e0 00"
+        );
+    }
+}

@@ -83,3 +83,110 @@ pub(crate) fn parse_remaining_length(buf: &[u8]) -> Result<Option<(usize, usize)
     }
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::test_util::hex;
+    use crate::protocol::ReasonCode;
+
+    const V3: Option<ProtocolVersion> = Some(ProtocolVersion::V3_1_1);
+
+    fn limits(version: Option<ProtocolVersion>, max_packet_size: u32) -> DecodeLimits {
+        DecodeLimits {
+            version,
+            max_packet_size,
+        }
+    }
+
+    #[test]
+    fn are_several_buffered_packets_returned_one_by_one() {
+        let mut buf = hex("c0 00 32 05 00 01 74 00 07 e0 00");
+        let l = limits(V3, MAX_PACKET_SIZE);
+        assert_eq!(decode(&mut buf, &l), Ok(Some(Packet::PingReq)));
+        assert!(matches!(decode(&mut buf, &l), Ok(Some(Packet::Publish(p))) if p.packet_id == 7));
+        assert!(matches!(
+            decode(&mut buf, &l),
+            Ok(Some(Packet::Disconnect(_)))
+        ));
+        assert_eq!(decode(&mut buf, &l), Ok(None));
+    }
+
+    #[test]
+    fn does_a_partial_packet_consume_nothing() {
+        let whole = hex("10 0e 00 04 4d 51 54 54 04 02 00 3c 00 02 63 31");
+        for cut in 0..whole.len() {
+            let mut buf = BytesMut::from(&whole[..cut]);
+            assert_eq!(
+                decode(&mut buf, &DecodeLimits::default()),
+                Ok(None),
+                "cut at {cut}"
+            );
+            assert_eq!(buf.len(), cut);
+        }
+    }
+
+    #[test]
+    fn is_an_oversized_packet_refused_from_its_header_alone() {
+        let mut buf = hex("30 ff 7f");
+        let err = decode(&mut buf, &limits(V3, 100)).unwrap_err();
+        assert_eq!(
+            err,
+            ProtocolError::PacketTooLarge {
+                size: 3 + 16_383,
+                max: 100
+            }
+        );
+        assert_eq!(err.reason_code(), ReasonCode::PacketTooLarge);
+    }
+
+    #[test]
+    fn is_a_packet_exactly_at_the_limit_accepted() {
+        let mut buf = hex("c0 00");
+        assert_eq!(decode(&mut buf, &limits(V3, 2)), Ok(Some(Packet::PingReq)));
+    }
+
+    #[test]
+    fn is_a_five_byte_remaining_length_malformed_mqtt_1_5_5() {
+        let mut buf = hex("30 ff ff ff ff 01");
+        let err = decode(&mut buf, &limits(V3, MAX_PACKET_SIZE)).unwrap_err();
+        assert_eq!(
+            err,
+            ProtocolError::VarIntTooLong {
+                what: "remaining length"
+            }
+        );
+        let mut partial = hex("30 ff ff ff");
+        assert_eq!(decode(&mut partial, &limits(V3, MAX_PACKET_SIZE)), Ok(None));
+    }
+
+    #[test]
+    fn must_the_first_packet_be_connect_mqtt_3_1_0_1() {
+        let mut buf = hex("c0");
+        assert_eq!(
+            decode(&mut buf, &DecodeLimits::default()),
+            Err(ProtocolError::FirstPacketNotConnect(12))
+        );
+    }
+
+    #[test]
+    fn is_a_second_connect_a_protocol_error_mqtt_3_1_0_2() {
+        let mut buf = hex("10 0e 00 04 4d 51 54 54 04 02 00 3c 00 02 63 31");
+        assert_eq!(
+            decode(&mut buf, &limits(V3, MAX_PACKET_SIZE)),
+            Err(ProtocolError::SecondConnect)
+        );
+    }
+
+    #[test]
+    fn is_the_payload_a_zero_copy_slice_of_the_read_buffer() {
+        let mut buf = hex("30 07 00 01 74 70 6c 64 21");
+        let range = buf.as_ptr_range();
+        let Ok(Some(Packet::Publish(p))) = decode(&mut buf, &limits(V3, MAX_PACKET_SIZE)) else {
+            panic!("a PUBLISH");
+        };
+        assert!(range.contains(&p.payload.as_ptr()));
+        assert!(range.contains(&p.topic.as_bytes().as_ptr()));
+        assert_eq!(&p.payload[..], b"pld!");
+    }
+}

@@ -15,8 +15,8 @@
 //!   `puback` (PUBACK/PUBREC/PUBREL/PUBCOMP), `subscribe`, `suback`,
 //!   `unsubscribe`, `unsuback`, `disconnect`, `auth`; `reason_body` is the
 //!   body DISCONNECT and AUTH share.
-//! - `properties` ([`Properties`]) and `property_id` (identifiers and where
-//!   each may appear); `reason` ([`ReasonCode`]); `qos` ([`QoS`],
+//! - `properties` ([`Properties`], decoding), `property_encode` (its wire
+//!   length and writer) and `property_id` (identifiers and where each may appear); `reason` ([`ReasonCode`]); `qos` ([`QoS`],
 //!   [`ProtocolVersion`]); `string` ([`MqttStr`]); `wire` (data types).
 //! - `topic`: topic name / filter rules and shared subscriptions.
 //! - `error`: [`ProtocolError`], [`EncodeError`].
@@ -29,6 +29,7 @@ mod error;
 mod frame;
 mod packet;
 mod properties;
+mod property_encode;
 mod property_id;
 mod puback;
 mod publish;
@@ -38,6 +39,8 @@ mod reason_body;
 mod string;
 mod suback;
 mod subscribe;
+#[cfg(test)]
+mod test_util;
 mod topic;
 mod unsuback;
 mod unsubscribe;

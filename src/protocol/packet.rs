@@ -241,3 +241,96 @@ pub fn encoded_len(packet: &Packet, version: ProtocolVersion) -> usize {
     let len = packet.body_len(version);
     1 + var_int_len(len) + len
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::test_util::{decode_hex, encode_hex};
+
+    const V3: Option<ProtocolVersion> = Some(ProtocolVersion::V3_1_1);
+    const V5: Option<ProtocolVersion> = Some(ProtocolVersion::V5);
+
+    #[test]
+    fn must_pubrel_subscribe_unsubscribe_flags_be_0010_mqtt_2_1_3_1() {
+        assert!(decode_hex("62 02 00 01", V3).is_ok());
+        for (hex, packet_type) in [
+            ("60 02 00 01", 6),
+            ("80 06 00 01 00 01 61 00", 8),
+            ("a0 05 00 01 00 01 61", 10),
+        ] {
+            assert_eq!(
+                decode_hex(hex, V3),
+                Err(ProtocolError::ReservedFlags {
+                    packet_type,
+                    flags: 0
+                }),
+                "{hex}"
+            );
+        }
+    }
+
+    #[test]
+    fn must_other_flags_be_0_mqtt_2_1_3_1() {
+        assert_eq!(
+            decode_hex("c1 00", V5),
+            Err(ProtocolError::ReservedFlags {
+                packet_type: 12,
+                flags: 1
+            })
+        );
+        assert_eq!(
+            decode_hex("42 02 00 01", V5),
+            Err(ProtocolError::ReservedFlags {
+                packet_type: 4,
+                flags: 2
+            })
+        );
+        assert_eq!(
+            decode_hex("18 00", None),
+            Err(ProtocolError::ReservedFlags {
+                packet_type: 1,
+                flags: 8
+            })
+        );
+    }
+
+    #[test]
+    fn are_packet_types_0_and_15_reserved_in_3_1_1() {
+        assert_eq!(
+            decode_hex("00 00", V3),
+            Err(ProtocolError::ReservedPacketType(0))
+        );
+        assert_eq!(
+            decode_hex("00 00", V5),
+            Err(ProtocolError::ReservedPacketType(0))
+        );
+        assert_eq!(
+            decode_hex("f0 00", V3),
+            Err(ProtocolError::ReservedPacketType(15))
+        );
+    }
+
+    #[test]
+    fn are_pings_empty() {
+        assert_eq!(decode_hex("c0 00", V3), Ok(Packet::PingReq));
+        assert_eq!(decode_hex("d0 00", V5), Ok(Packet::PingResp));
+        assert_eq!(
+            decode_hex("c0 01 00", V3),
+            Err(ProtocolError::TrailingBytes {
+                packet: "PINGREQ",
+                count: 1
+            })
+        );
+        assert_eq!(
+            encode_hex(&Packet::PingReq, ProtocolVersion::V3_1_1),
+            "c0 00"
+        );
+        assert_eq!(encode_hex(&Packet::PingResp, ProtocolVersion::V5), "d0 00");
+    }
+
+    #[test]
+    fn does_each_packet_report_its_type() {
+        assert_eq!(Packet::PingReq.packet_type(), 12);
+        assert_eq!(Packet::PubRel(PubResp::new(1)).packet_type(), 6);
+    }
+}

@@ -1,16 +1,14 @@
-//! [`Properties`]: every MQTT 5.0 property in one struct, and its wire form
-//! ([MQTT-2.2.2]). Decoding rejects unknown identifiers, properties not allowed
+//! [`Properties`]: every MQTT 5.0 property in one struct, and its decoding
+//! ([MQTT-2.2.2]); the encode side is in `property_encode`. Decoding rejects unknown identifiers, properties not allowed
 //! where they appear, duplicates of single-valued ones and invalid values.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use smallvec::SmallVec;
 
-use super::error::{EncodeError, ProtocolError};
+use super::error::ProtocolError;
 use super::property_id::{PropertyContext, PropertyId};
 use super::string::MqttStr;
-use super::wire::{
-    prefixed_len, put_binary, put_str, put_var_int, var_int_len, Reader, MAX_VAR_INT,
-};
+use super::wire::Reader;
 
 /// The properties of one packet (or of a will). Absent properties are `None`
 /// / empty; MQTT 3.x packets always have empty properties.
@@ -206,186 +204,6 @@ impl Properties {
             }
         }
     }
-
-    /// Bytes of the property list, without its length prefix.
-    pub(crate) fn wire_len(&self) -> usize {
-        fn s(v: &Option<MqttStr>) -> usize {
-            v.as_ref().map_or(0, |s| 1 + prefixed_len(s.len()))
-        }
-        fn b(v: &Option<Bytes>) -> usize {
-            v.as_ref().map_or(0, |b| 1 + prefixed_len(b.len()))
-        }
-        fn n<T>(v: &Option<T>, size: usize) -> usize {
-            v.as_ref().map_or(0, |_| 1 + size)
-        }
-        if self.is_empty() {
-            return 0;
-        }
-        n(&self.payload_format_indicator, 1)
-            + n(&self.message_expiry_interval, 4)
-            + s(&self.content_type)
-            + s(&self.response_topic)
-            + b(&self.correlation_data)
-            + self
-                .subscription_identifiers
-                .iter()
-                .map(|&v| 1 + var_int_len(v as usize))
-                .sum::<usize>()
-            + n(&self.session_expiry_interval, 4)
-            + s(&self.assigned_client_identifier)
-            + n(&self.server_keep_alive, 2)
-            + s(&self.authentication_method)
-            + b(&self.authentication_data)
-            + n(&self.request_problem_information, 1)
-            + n(&self.will_delay_interval, 4)
-            + n(&self.request_response_information, 1)
-            + s(&self.response_information)
-            + s(&self.server_reference)
-            + s(&self.reason_string)
-            + n(&self.receive_maximum, 2)
-            + n(&self.topic_alias_maximum, 2)
-            + n(&self.topic_alias, 2)
-            + n(&self.maximum_qos, 1)
-            + n(&self.retain_available, 1)
-            + self
-                .user_properties
-                .iter()
-                .map(|(k, v)| 1 + prefixed_len(k.len()) + prefixed_len(v.len()))
-                .sum::<usize>()
-            + n(&self.maximum_packet_size, 4)
-            + n(&self.wildcard_subscription_available, 1)
-            + n(&self.subscription_identifier_available, 1)
-            + n(&self.shared_subscription_available, 1)
-    }
-
-    /// Bytes of the property length plus the property list.
-    pub(crate) fn encoded_len(&self) -> usize {
-        let len = self.wire_len();
-        var_int_len(len) + len
-    }
-
-    /// Writes the property length and the properties, in identifier order.
-    pub(crate) fn write(&self, out: &mut BytesMut) -> Result<(), EncodeError> {
-        self.write_with_len(out, self.wire_len())
-    }
-
-    /// [`Properties::write`] when the caller already computed `wire_len()`.
-    pub(crate) fn write_with_len(&self, out: &mut BytesMut, len: usize) -> Result<(), EncodeError> {
-        use PropertyId::*;
-        put_var_int(out, len, "property length")?;
-        if len == 0 {
-            return Ok(());
-        }
-        fn byte(out: &mut BytesMut, id: PropertyId, v: Option<u8>) {
-            if let Some(v) = v {
-                out.put_u8(id as u8);
-                out.put_u8(v);
-            }
-        }
-        fn short(out: &mut BytesMut, id: PropertyId, v: Option<u16>) {
-            if let Some(v) = v {
-                out.put_u8(id as u8);
-                out.put_u16(v);
-            }
-        }
-        fn long(out: &mut BytesMut, id: PropertyId, v: Option<u32>) {
-            if let Some(v) = v {
-                out.put_u8(id as u8);
-                out.put_u32(v);
-            }
-        }
-        fn string(
-            out: &mut BytesMut,
-            id: PropertyId,
-            v: &Option<MqttStr>,
-        ) -> Result<(), EncodeError> {
-            match v {
-                Some(s) => {
-                    out.put_u8(id as u8);
-                    put_str(out, s, id.name())
-                }
-                None => Ok(()),
-            }
-        }
-        fn binary(
-            out: &mut BytesMut,
-            id: PropertyId,
-            v: &Option<Bytes>,
-        ) -> Result<(), EncodeError> {
-            match v {
-                Some(b) => {
-                    out.put_u8(id as u8);
-                    put_binary(out, b, id.name())
-                }
-                None => Ok(()),
-            }
-        }
-        byte(out, PayloadFormatIndicator, self.payload_format_indicator);
-        long(out, MessageExpiryInterval, self.message_expiry_interval);
-        string(out, ContentType, &self.content_type)?;
-        string(out, ResponseTopic, &self.response_topic)?;
-        binary(out, CorrelationData, &self.correlation_data)?;
-        for &v in &self.subscription_identifiers {
-            if v > MAX_VAR_INT {
-                return Err(EncodeError::VarIntTooLarge {
-                    field: SubscriptionIdentifier.name(),
-                    value: v,
-                });
-            }
-            out.put_u8(SubscriptionIdentifier as u8);
-            put_var_int(out, v as usize, SubscriptionIdentifier.name())?;
-        }
-        long(out, SessionExpiryInterval, self.session_expiry_interval);
-        string(
-            out,
-            AssignedClientIdentifier,
-            &self.assigned_client_identifier,
-        )?;
-        short(out, ServerKeepAlive, self.server_keep_alive);
-        string(out, AuthenticationMethod, &self.authentication_method)?;
-        binary(out, AuthenticationData, &self.authentication_data)?;
-        byte(
-            out,
-            RequestProblemInformation,
-            self.request_problem_information,
-        );
-        long(out, WillDelayInterval, self.will_delay_interval);
-        byte(
-            out,
-            RequestResponseInformation,
-            self.request_response_information,
-        );
-        string(out, ResponseInformation, &self.response_information)?;
-        string(out, ServerReference, &self.server_reference)?;
-        string(out, ReasonString, &self.reason_string)?;
-        short(out, ReceiveMaximum, self.receive_maximum);
-        short(out, TopicAliasMaximum, self.topic_alias_maximum);
-        short(out, TopicAlias, self.topic_alias);
-        byte(out, MaximumQoS, self.maximum_qos);
-        byte(out, RetainAvailable, self.retain_available);
-        for (k, v) in &self.user_properties {
-            out.put_u8(UserProperty as u8);
-            put_str(out, k, UserProperty.name())?;
-            put_str(out, v, UserProperty.name())?;
-        }
-        long(out, MaximumPacketSize, self.maximum_packet_size);
-        byte(
-            out,
-            WildcardSubscriptionAvailable,
-            self.wildcard_subscription_available,
-        );
-        byte(
-            out,
-            SubscriptionIdentifierAvailable,
-            self.subscription_identifier_available,
-        );
-        byte(
-            out,
-            SharedSubscriptionAvailable,
-            self.shared_subscription_available,
-        );
-        Ok(())
-    }
 }
 
 fn set<T>(slot: &mut Option<T>, v: T, id: PropertyId) -> Result<(), ProtocolError> {
@@ -421,4 +239,125 @@ fn non_zero_u16(r: &mut Reader<'_>, id: PropertyId) -> Result<u16, ProtocolError
         return Err(invalid(id, 0));
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::test_util::hex;
+    use crate::protocol::ReasonCode;
+
+    fn props(s: &str, ctx: PropertyContext) -> Result<Properties, ProtocolError> {
+        let body = hex(s).freeze();
+        let mut r = Reader::new(&body);
+        let p = Properties::decode(&mut r, ctx)?;
+        r.finish("test")?;
+        Ok(p)
+    }
+
+    fn invalid(property: &'static str, value: u32) -> Result<Properties, ProtocolError> {
+        Err(ProtocolError::InvalidPropertyValue { property, value })
+    }
+
+    #[test]
+    fn is_an_unknown_identifier_malformed() {
+        let err = props("02 05 00", PropertyContext::Publish).unwrap_err();
+        assert_eq!(err, ProtocolError::UnknownProperty(5));
+        assert_eq!(err.reason_code(), ReasonCode::MalformedPacket);
+    }
+
+    #[test]
+    fn is_a_duplicate_single_valued_property_a_protocol_error() {
+        let err = props("0a 02 00 00 00 01 02 00 00 00 02", PropertyContext::Publish).unwrap_err();
+        assert_eq!(
+            err,
+            ProtocolError::DuplicateProperty {
+                property: "Message Expiry Interval"
+            }
+        );
+        assert_eq!(err.reason_code(), ReasonCode::ProtocolError);
+    }
+
+    #[test]
+    fn is_a_property_of_another_packet_malformed_mqtt_2_2_2_2() {
+        let err = props("02 24 01", PropertyContext::Publish).unwrap_err();
+        assert_eq!(
+            err,
+            ProtocolError::PropertyNotAllowed {
+                property: "Maximum QoS",
+                packet: "PUBLISH"
+            }
+        );
+        assert_eq!(err.reason_code(), ReasonCode::MalformedPacket);
+    }
+
+    #[test]
+    fn which_zero_values_are_protocol_errors() {
+        assert_eq!(
+            props("02 0b 00", PropertyContext::Publish),
+            invalid("Subscription Identifier", 0)
+        );
+        assert_eq!(
+            props("03 21 00 00", PropertyContext::Connect),
+            invalid("Receive Maximum", 0)
+        );
+        assert_eq!(
+            props("05 27 00 00 00 00", PropertyContext::ConnAck),
+            invalid("Maximum Packet Size", 0)
+        );
+        assert_eq!(
+            props("03 23 00 00", PropertyContext::Publish),
+            invalid("Topic Alias", 0)
+        );
+    }
+
+    #[test]
+    fn which_flags_must_be_0_or_1() {
+        assert_eq!(
+            props("02 01 02", PropertyContext::Publish),
+            invalid("Payload Format Indicator", 2)
+        );
+        assert_eq!(
+            props("02 17 02", PropertyContext::Connect),
+            invalid("Request Problem Information", 2)
+        );
+        assert_eq!(
+            props("02 19 02", PropertyContext::Connect),
+            invalid("Request Response Information", 2)
+        );
+        assert_eq!(
+            props("02 2a 02", PropertyContext::ConnAck),
+            invalid("Shared Subscription Available", 2)
+        );
+        assert!(props("02 01 01", PropertyContext::Will).is_ok());
+    }
+
+    #[test]
+    fn is_a_property_length_beyond_the_packet_malformed() {
+        assert_eq!(
+            props("05 02 00 00", PropertyContext::Publish),
+            Err(ProtocolError::UnexpectedEnd { what: "properties" })
+        );
+        assert_eq!(
+            props("02 02 00 00 00 00", PropertyContext::Publish),
+            Err(ProtocolError::UnexpectedEnd {
+                what: "Message Expiry Interval"
+            })
+        );
+    }
+
+    #[test]
+    fn do_user_properties_repeat_in_order() {
+        let p = props(
+            "0e 26 00 01 61 00 01 62 26 00 01 61 00 01 63",
+            PropertyContext::Disconnect,
+        )
+        .expect("valid");
+        let pairs: Vec<(&str, &str)> = p
+            .user_properties
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(pairs, [("a", "b"), ("a", "c")]);
+    }
 }

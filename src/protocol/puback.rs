@@ -95,3 +95,111 @@ fn context(kind: ReasonPacket) -> PropertyContext {
         _ => PropertyContext::PubAck,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::test_util::{decode_hex, encode_hex, norm};
+    use crate::protocol::Packet;
+
+    const V3: Option<ProtocolVersion> = Some(ProtocolVersion::V3_1_1);
+    const V5: Option<ProtocolVersion> = Some(ProtocolVersion::V5);
+
+    #[test]
+    fn does_a_3_1_1_puback_carry_only_the_packet_id() {
+        assert_eq!(
+            decode_hex("40 02 00 07", V3),
+            Ok(Packet::PubAck(PubResp::new(7)))
+        );
+        assert_eq!(
+            decode_hex("40 03 00 07 00", V3),
+            Err(ProtocolError::TrailingBytes {
+                packet: "PUBACK",
+                count: 1
+            })
+        );
+    }
+
+    #[test]
+    fn is_packet_id_0_refused_mqtt_2_2_1_3() {
+        assert_eq!(
+            decode_hex("50 02 00 00", V3),
+            Err(ProtocolError::ZeroPacketId { packet: "PUBREC" })
+        );
+    }
+
+    #[test]
+    fn do_the_5_0_short_forms_decode() {
+        assert_eq!(
+            decode_hex("40 02 00 07", V5),
+            Ok(Packet::PubAck(PubResp::new(7)))
+        );
+        let no_props = decode_hex("40 03 00 07 10", V5).expect("valid");
+        let with_len = decode_hex("40 04 00 07 10 00", V5).expect("valid");
+        let expected = PubResp {
+            reason_code: ReasonCode::NoMatchingSubscribers,
+            ..PubResp::new(7)
+        };
+        assert_eq!(no_props, Packet::PubAck(expected.clone()));
+        assert_eq!(with_len, Packet::PubAck(expected));
+    }
+
+    #[test]
+    fn does_a_5_0_puback_carry_a_reason_string() {
+        let s = "40 08 00 07 87 04 1f 00 01 78";
+        let p = decode_hex(s, V5).expect("valid");
+        let Packet::PubAck(r) = &p else {
+            panic!("not a PUBACK")
+        };
+        assert_eq!(r.reason_code, ReasonCode::NotAuthorized);
+        assert_eq!(r.properties.reason_string.as_deref(), Some("x"));
+        assert_eq!(encode_hex(&p, ProtocolVersion::V5), norm(s));
+    }
+
+    #[test]
+    fn is_a_publish_reason_code_refused_in_pubrel() {
+        assert_eq!(
+            decode_hex("62 03 00 07 10", V5),
+            Err(ProtocolError::InvalidReasonCode {
+                packet: "PUBREL",
+                code: 0x10
+            })
+        );
+    }
+
+    #[test]
+    fn is_a_topic_alias_refused_in_puback_mqtt_2_2_2_2() {
+        assert_eq!(
+            decode_hex("40 07 00 07 00 03 23 00 01", V5),
+            Err(ProtocolError::PropertyNotAllowed {
+                property: "Topic Alias",
+                packet: "PUBACK"
+            })
+        );
+    }
+
+    #[test]
+    fn does_encoding_pick_the_shortest_form() {
+        let v5 = ProtocolVersion::V5;
+        assert_eq!(
+            encode_hex(&Packet::PubAck(PubResp::new(7)), v5),
+            norm("40 02 00 07")
+        );
+        assert_eq!(
+            encode_hex(&Packet::PubRel(PubResp::new(7)), v5),
+            norm("62 02 00 07")
+        );
+        let not_found = PubResp {
+            reason_code: ReasonCode::PacketIdentifierNotFound,
+            ..PubResp::new(7)
+        };
+        assert_eq!(
+            encode_hex(&Packet::PubComp(not_found.clone()), v5),
+            norm("70 03 00 07 92")
+        );
+        assert_eq!(
+            encode_hex(&Packet::PubComp(not_found), ProtocolVersion::V3_1_1),
+            norm("70 02 00 07")
+        );
+    }
+}

@@ -152,3 +152,159 @@ fn write_publish(
     put_var_int(out, len, "remaining length")?;
     p.write_body(version, props, out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::test_util::{decode_hex, encode_hex, norm, to_hex};
+    use crate::protocol::{Packet, ReasonCode};
+
+    const V3: Option<ProtocolVersion> = Some(ProtocolVersion::V3_1_1);
+    const V5: Option<ProtocolVersion> = Some(ProtocolVersion::V5);
+
+    fn publish(s: &str, v: Option<ProtocolVersion>) -> Result<Publish, ProtocolError> {
+        match decode_hex(s, v)? {
+            Packet::Publish(p) => Ok(p),
+            other => panic!("not a PUBLISH: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn does_a_qos1_publish_decode_topic_id_and_payload() {
+        let s = "32 0a 00 03 61 2f 62 00 07 68 69 21";
+        let p = publish(s, V3).expect("valid");
+        assert_eq!(
+            (p.topic.as_str(), p.packet_id, &p.payload[..]),
+            ("a/b", 7, &b"hi!"[..])
+        );
+        assert_eq!((p.qos, p.dup, p.retain), (QoS::AtLeastOnce, false, false));
+        assert_eq!(
+            encode_hex(&Packet::Publish(p), ProtocolVersion::V3_1_1),
+            norm(s)
+        );
+    }
+
+    #[test]
+    fn does_a_qos0_publish_have_no_packet_id() {
+        let p = publish("31 06 00 01 74 70 6c 64", V3).expect("valid");
+        assert_eq!(
+            (p.packet_id, p.retain, &p.payload[..]),
+            (0, true, &b"pld"[..])
+        );
+    }
+
+    #[test]
+    fn is_qos_3_malformed_mqtt_3_3_1_4() {
+        let err = publish("36 05 00 01 74 00 01", V3).unwrap_err();
+        assert_eq!(err, ProtocolError::InvalidQoS);
+        assert_eq!(err.reason_code(), ReasonCode::MalformedPacket);
+    }
+
+    #[test]
+    fn is_dup_on_qos0_malformed_mqtt_3_3_1_2() {
+        assert_eq!(
+            publish("38 06 00 01 74 70 6c 64", V3),
+            Err(ProtocolError::DupWithQoS0)
+        );
+    }
+
+    #[test]
+    fn is_packet_id_0_refused_on_qos1_mqtt_2_2_1_3() {
+        let err = publish("32 05 00 01 74 00 00", V5).unwrap_err();
+        assert_eq!(err, ProtocolError::ZeroPacketId { packet: "PUBLISH" });
+        assert_eq!(err.reason_code(), ReasonCode::ProtocolError);
+    }
+
+    #[test]
+    fn is_a_wildcard_topic_name_invalid_mqtt_3_3_2_2() {
+        let err = publish("30 05 00 03 61 2f 2b", V3).unwrap_err();
+        assert_eq!(err, ProtocolError::TopicNameWildcard("a/+".into()));
+        assert_eq!(err.reason_code(), ReasonCode::TopicNameInvalid);
+    }
+
+    #[test]
+    fn is_an_empty_topic_invalid_in_3_1_1_mqtt_4_7_3_1() {
+        assert_eq!(
+            publish("30 02 00 00", V3),
+            Err(ProtocolError::EmptyTopicName)
+        );
+    }
+
+    #[test]
+    fn is_an_empty_topic_allowed_in_5_0_only_with_a_topic_alias() {
+        let p = publish("30 06 00 00 03 23 00 01", V5).expect("alias present");
+        assert_eq!((p.topic.as_str(), p.properties.topic_alias), ("", Some(1)));
+        assert_eq!(
+            publish("30 03 00 00 00", V5),
+            Err(ProtocolError::EmptyTopicWithoutAlias)
+        );
+    }
+
+    #[test]
+    fn is_topic_alias_0_a_protocol_error() {
+        let err = publish("30 07 00 01 74 03 23 00 00", V5).unwrap_err();
+        assert_eq!(
+            err,
+            ProtocolError::InvalidPropertyValue {
+                property: "Topic Alias",
+                value: 0
+            }
+        );
+    }
+
+    #[test]
+    fn may_a_publish_carry_several_subscription_identifiers() {
+        let s = "30 0a 00 01 74 04 0b 01 0b 02 68 69";
+        let p = publish(s, V5).expect("valid");
+        assert_eq!(&p.properties.subscription_identifiers[..], &[1, 2]);
+        assert_eq!(&p.payload[..], b"hi");
+        assert_eq!(
+            encode_hex(&Packet::Publish(p), ProtocolVersion::V5),
+            norm(s)
+        );
+    }
+
+    #[test]
+    fn are_properties_dropped_when_encoding_for_3_1_1() {
+        let p = publish("30 0a 00 01 74 04 0b 01 0b 02 68 69", V5).expect("valid");
+        let mut out = BytesMut::new();
+        encode_publish(&p, ProtocolVersion::V3_1_1, &mut out).expect("encodable");
+        assert_eq!(to_hex(&out), norm("30 05 00 01 74 68 69"));
+        assert_eq!(publish_encoded_len(&p, ProtocolVersion::V3_1_1), 7);
+    }
+
+    #[test]
+    fn does_a_failed_encode_leave_the_buffer_as_it_was() {
+        let p = Publish {
+            dup: false,
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            topic: MqttStr::from("t"),
+            packet_id: 0,
+            payload: Bytes::new(),
+            properties: Properties::default(),
+        };
+        let mut out = BytesMut::from(&b"ab"[..]);
+        let err = encode_publish(&p, ProtocolVersion::V5, &mut out);
+        assert_eq!(err, Err(EncodeError::ZeroPacketId { packet: "PUBLISH" }));
+        assert_eq!(&out[..], b"ab");
+    }
+
+    #[test]
+    fn does_a_long_payload_get_a_multi_byte_remaining_length() {
+        let p = Publish {
+            dup: true,
+            qos: QoS::ExactlyOnce,
+            retain: true,
+            topic: MqttStr::from("t"),
+            packet_id: 9,
+            payload: Bytes::from(vec![7u8; 200]),
+            properties: Properties::default(),
+        };
+        let mut out = BytesMut::new();
+        encode_publish(&p, ProtocolVersion::V5, &mut out).expect("encodable");
+        // 3 topic + 2 id + 1 property length + 200 payload = 206 = 0xce 0x01.
+        assert_eq!(to_hex(&out[..3]), "3d ce 01");
+        assert_eq!(out.len(), publish_encoded_len(&p, ProtocolVersion::V5));
+    }
+}

@@ -78,3 +78,76 @@ impl SubAck {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::test_util::{decode_hex, encode_hex, norm};
+    use crate::protocol::Packet;
+
+    const V3: Option<ProtocolVersion> = Some(ProtocolVersion::V3_1_1);
+    const V5: Option<ProtocolVersion> = Some(ProtocolVersion::V5);
+
+    #[test]
+    fn do_3_1_1_return_codes_decode_to_reason_codes() {
+        let expected = SubAck {
+            packet_id: 1,
+            properties: Properties::default(),
+            reason_codes: vec![
+                ReasonCode::GrantedQoS0,
+                ReasonCode::GrantedQoS2,
+                ReasonCode::UnspecifiedError,
+            ],
+        };
+        assert_eq!(
+            decode_hex("90 05 00 01 00 02 80", V3),
+            Ok(Packet::SubAck(expected))
+        );
+        assert_eq!(
+            decode_hex("90 03 00 01 03", V3),
+            Err(ProtocolError::InvalidReasonCode {
+                packet: "SUBACK",
+                code: 3
+            })
+        );
+    }
+
+    #[test]
+    fn do_5_0_suback_codes_decode() {
+        let p = decode_hex("90 05 00 01 00 01 a2", V5).expect("valid");
+        let Packet::SubAck(s) = &p else {
+            panic!("not a SUBACK")
+        };
+        assert_eq!(
+            s.reason_codes,
+            [
+                ReasonCode::GrantedQoS1,
+                ReasonCode::WildcardSubscriptionsNotSupported
+            ]
+        );
+        assert_eq!(
+            decode_hex("90 04 00 01 00 92", V5),
+            Err(ProtocolError::InvalidReasonCode {
+                packet: "SUBACK",
+                code: 0x92
+            })
+        );
+    }
+
+    #[test]
+    fn does_any_failure_become_0x80_in_3_1_1() {
+        let s = SubAck {
+            packet_id: 1,
+            properties: Properties::default(),
+            reason_codes: vec![ReasonCode::QuotaExceeded, ReasonCode::GrantedQoS1],
+        };
+        assert_eq!(
+            encode_hex(&Packet::SubAck(s.clone()), ProtocolVersion::V3_1_1),
+            norm("90 04 00 01 80 01")
+        );
+        assert_eq!(
+            encode_hex(&Packet::SubAck(s), ProtocolVersion::V5),
+            norm("90 05 00 01 00 97 01")
+        );
+    }
+}

@@ -143,3 +143,139 @@ impl Subscribe {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::test_util::{decode_hex, encode_hex, norm};
+    use crate::protocol::{Packet, ReasonCode};
+
+    const V3: Option<ProtocolVersion> = Some(ProtocolVersion::V3_1_1);
+    const V5: Option<ProtocolVersion> = Some(ProtocolVersion::V5);
+
+    fn subscribe(s: &str, v: Option<ProtocolVersion>) -> Result<Subscribe, ProtocolError> {
+        match decode_hex(s, v)? {
+            Packet::Subscribe(p) => Ok(p),
+            other => panic!("not a SUBSCRIBE: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn does_a_3_1_1_subscribe_list_its_filters_in_order() {
+        let s = "82 0c 00 01 00 03 61 2f 23 01 00 01 62 02";
+        let sub = subscribe(s, V3).expect("valid");
+        assert_eq!(sub.packet_id, 1);
+        let filters: Vec<(&str, QoS)> = sub
+            .filters
+            .iter()
+            .map(|(f, o)| (f.as_str(), o.qos))
+            .collect();
+        assert_eq!(
+            filters,
+            [("a/#", QoS::AtLeastOnce), ("b", QoS::ExactlyOnce)]
+        );
+        assert_eq!(
+            encode_hex(&Packet::Subscribe(sub), ProtocolVersion::V3_1_1),
+            norm(s)
+        );
+    }
+
+    #[test]
+    fn is_a_subscribe_without_filters_a_protocol_error_mqtt_3_8_3_3() {
+        let err = subscribe("82 02 00 01", V3).unwrap_err();
+        assert_eq!(err, ProtocolError::NoSubscribeFilters);
+        assert_eq!(err.reason_code(), ReasonCode::ProtocolError);
+    }
+
+    #[test]
+    fn are_upper_option_bits_malformed_in_3_1_1_mqtt_3_8_3_4() {
+        let err = subscribe("82 08 00 01 00 03 61 2f 23 05", V3).unwrap_err();
+        assert_eq!(err, ProtocolError::SubscriptionOptionsReserved(0x05));
+        assert_eq!(err.reason_code(), ReasonCode::MalformedPacket);
+        assert_eq!(
+            subscribe("82 08 00 01 00 03 61 2f 23 03", V3),
+            Err(ProtocolError::SubscriptionQoSInvalid)
+        );
+    }
+
+    #[test]
+    fn is_packet_id_0_refused_mqtt_2_2_1_3() {
+        assert_eq!(
+            subscribe("82 08 00 00 00 03 61 2f 23 01", V3),
+            Err(ProtocolError::ZeroPacketId {
+                packet: "SUBSCRIBE"
+            })
+        );
+    }
+
+    #[test]
+    fn does_a_5_0_subscribe_decode_every_option_and_its_identifier() {
+        let s = "82 09 00 01 02 0b 05 00 01 62 2e";
+        let sub = subscribe(s, V5).expect("valid");
+        assert_eq!(&sub.properties.subscription_identifiers[..], &[5]);
+        let expected = SubscriptionOptions {
+            qos: QoS::ExactlyOnce,
+            no_local: true,
+            retain_as_published: true,
+            retain_handling: 2,
+        };
+        assert_eq!(sub.filters, vec![(MqttStr::from("b"), expected)]);
+        assert_eq!(
+            encode_hex(&Packet::Subscribe(sub.clone()), ProtocolVersion::V5),
+            norm(s)
+        );
+        assert_eq!(
+            encode_hex(&Packet::Subscribe(sub), ProtocolVersion::V3_1_1),
+            norm("82 06 00 01 00 01 62 02")
+        );
+    }
+
+    #[test]
+    fn are_reserved_option_bits_malformed_in_5_0_mqtt_3_8_3_5() {
+        let err = subscribe("82 07 00 01 00 00 01 62 40", V5).unwrap_err();
+        assert_eq!(err, ProtocolError::SubscriptionOptionsReserved(0x40));
+        assert_eq!(err.reason_code(), ReasonCode::MalformedPacket);
+    }
+
+    #[test]
+    fn is_retain_handling_3_refused() {
+        assert_eq!(
+            subscribe("82 07 00 01 00 00 01 62 30", V5),
+            Err(ProtocolError::RetainHandlingInvalid)
+        );
+    }
+
+    #[test]
+    fn is_no_local_on_a_shared_subscription_refused_mqtt_3_8_3_4() {
+        let s = "82 10 00 01 00 00 0a 24 73 68 61 72 65 2f 67 2f 74 04";
+        assert_eq!(
+            subscribe(s, V5),
+            Err(ProtocolError::NoLocalOnSharedSubscription(
+                "$share/g/t".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn is_a_second_subscription_identifier_a_protocol_error() {
+        let err = subscribe("82 0b 00 01 04 0b 05 0b 06 00 01 62 00", V5).unwrap_err();
+        assert_eq!(
+            err,
+            ProtocolError::DuplicateProperty {
+                property: "Subscription Identifier"
+            }
+        );
+        assert_eq!(err.reason_code(), ReasonCode::ProtocolError);
+    }
+
+    #[test]
+    fn is_subscription_identifier_0_a_protocol_error() {
+        assert_eq!(
+            subscribe("82 09 00 01 02 0b 00 00 01 62 00", V5),
+            Err(ProtocolError::InvalidPropertyValue {
+                property: "Subscription Identifier",
+                value: 0
+            })
+        );
+    }
+}

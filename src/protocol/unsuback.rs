@@ -70,3 +70,51 @@ impl UnsubAck {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::test_util::{decode_hex, encode_hex, norm};
+    use crate::protocol::Packet;
+
+    const V3: Option<ProtocolVersion> = Some(ProtocolVersion::V3_1_1);
+    const V5: Option<ProtocolVersion> = Some(ProtocolVersion::V5);
+
+    #[test]
+    fn does_a_3_1_1_unsuback_carry_only_the_packet_id() {
+        let p = decode_hex("b0 02 00 02", V3).expect("valid");
+        let Packet::UnsubAck(u) = &p else {
+            panic!("not an UNSUBACK")
+        };
+        assert_eq!((u.packet_id, u.reason_codes.len()), (2, 0));
+        assert_eq!(
+            decode_hex("b0 03 00 02 00", V3),
+            Err(ProtocolError::TrailingBytes {
+                packet: "UNSUBACK",
+                count: 1
+            })
+        );
+    }
+
+    #[test]
+    fn does_a_5_0_unsuback_carry_one_code_per_filter() {
+        let s = "b0 05 00 02 00 00 11";
+        let p = decode_hex(s, V5).expect("valid");
+        let Packet::UnsubAck(u) = &p else {
+            panic!("not an UNSUBACK")
+        };
+        assert_eq!(
+            u.reason_codes,
+            [ReasonCode::Success, ReasonCode::NoSubscriptionExisted]
+        );
+        assert_eq!(encode_hex(&p, ProtocolVersion::V5), norm(s));
+        assert_eq!(encode_hex(&p, ProtocolVersion::V3_1_1), norm("b0 02 00 02"));
+        assert_eq!(
+            decode_hex("b0 04 00 02 00 01", V5),
+            Err(ProtocolError::InvalidReasonCode {
+                packet: "UNSUBACK",
+                code: 1
+            })
+        );
+    }
+}

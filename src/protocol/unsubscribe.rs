@@ -79,3 +79,61 @@ impl Unsubscribe {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::test_util::{decode_hex, encode_hex, norm};
+    use crate::protocol::Packet;
+
+    const V3: Option<ProtocolVersion> = Some(ProtocolVersion::V3_1_1);
+    const V5: Option<ProtocolVersion> = Some(ProtocolVersion::V5);
+
+    #[test]
+    fn does_an_unsubscribe_list_its_filters() {
+        let expected = Unsubscribe {
+            packet_id: 2,
+            properties: Properties::default(),
+            filters: vec![MqttStr::from("a")],
+        };
+        let p = decode_hex("a2 05 00 02 00 01 61", V3).expect("valid");
+        assert_eq!(p, Packet::Unsubscribe(expected.clone()));
+        assert_eq!(
+            decode_hex("a2 06 00 02 00 00 01 61", V5),
+            Ok(Packet::Unsubscribe(expected))
+        );
+        assert_eq!(
+            encode_hex(&p, ProtocolVersion::V5),
+            norm("a2 06 00 02 00 00 01 61")
+        );
+    }
+
+    #[test]
+    fn is_an_unsubscribe_without_filters_a_protocol_error_mqtt_3_10_3_2() {
+        assert_eq!(
+            decode_hex("a2 02 00 02", V3),
+            Err(ProtocolError::NoUnsubscribeFilters)
+        );
+    }
+
+    #[test]
+    fn is_packet_id_0_refused_mqtt_2_2_1_3() {
+        assert_eq!(
+            decode_hex("a2 05 00 00 00 01 61", V3),
+            Err(ProtocolError::ZeroPacketId {
+                packet: "UNSUBSCRIBE"
+            })
+        );
+    }
+
+    #[test]
+    fn is_a_subscription_identifier_refused_in_unsubscribe() {
+        assert_eq!(
+            decode_hex("a2 08 00 02 02 0b 01 00 01 61", V5),
+            Err(ProtocolError::PropertyNotAllowed {
+                property: "Subscription Identifier",
+                packet: "UNSUBSCRIBE"
+            })
+        );
+    }
+}
