@@ -1,0 +1,383 @@
+//! A client connection's life: read the CONNECT, hand the socket to the session's
+//! owner core if that is another core, then run the reader (decode every complete
+//! packet in the buffer, handle it) and the writer (one coalesced write of everything
+//! pending) until the connection ends, and clean up (will, session expiry).
+//!
+//! Reader and writer are two tasks on the owner core with their own file descriptor
+//! (a `dup` of the socket), so neither waits for the other.
+
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use glommio::net::TcpStream;
+use rustls::{ServerConfig, ServerConnection};
+
+use crate::metrics::CoreMetrics;
+use crate::protocol::{self, Connect, DecodeLimits, Disconnect, Packet, ProtocolError, Properties, ReasonCode};
+use crate::session::{CloseReason, ConnLink, SessionRef};
+
+use super::connect;
+use super::core::Core;
+use super::handler::{self, ConnState, Flow};
+use super::mesh::{CoreMsg, Handoff};
+use super::transport::Transport;
+use super::will;
+
+/// A client must send CONNECT within this time after the TCP connection opens.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a writer may take to flush its last bytes before the socket is forced shut.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Serves a freshly accepted socket: reads CONNECT, then runs the session here or
+/// hands the socket to its owner core.
+pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: Option<SocketAddr>, tls: Option<Arc<ServerConfig>>) {
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_read_timeout(Some(CONNECT_TIMEOUT));
+    let mut buf = BytesMut::with_capacity(1024);
+    let mut io = Transport { stream, tls: None };
+    if let Some(config) = tls {
+        let session = match ServerConnection::new(config) {
+            Ok(conn) => Rc::new(RefCell::new(conn)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start a TLS session");
+                return;
+            }
+        };
+        if let Err(e) = super::tls::handshake(&mut io.stream, &session, &mut buf).await {
+            tracing::debug!(?peer, error = %e, "TLS handshake failed");
+            return;
+        }
+        io.tls = Some(session);
+    }
+    let limits = DecodeLimits { version: None, max_packet_size: core.config.limits.max_packet_size };
+    let connect = loop {
+        match protocol::decode(&mut buf, &limits) {
+            Ok(Some(Packet::Connect(c))) => break c,
+            Ok(Some(_)) => {
+                // The codec accepts only CONNECT first; anything else is a violation [MQTT-3.1.0-1].
+                CoreMetrics::add(&core.metrics.protocol_errors, 1);
+                return;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                refuse_bad_connect(&core, &mut io, &buf, &e, peer).await;
+                return;
+            }
+        }
+        match io.read_more(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    };
+    let mut connect = connect;
+    let mut assigned = false;
+    if connect.client_id.is_empty() {
+        if !connect.protocol.is_v5() && !connect.clean_start {
+            // 3.1.1: an empty id needs clean session 1 [MQTT-3.1.3-8].
+            send_connack(&mut io, &connect, connect::refusal_connack(ReasonCode::ClientIdentifierNotValid)).await;
+            return;
+        }
+        connect.client_id = core.assign_client_id();
+        assigned = true;
+    }
+    let owner = core.owner_of(connect.client_id.as_str());
+    if owner != core.id() {
+        // SAFETY: dup of a live descriptor we own; the copy is owned by the OwnedFd.
+        let fd = unsafe { libc::dup(io.stream.as_raw_fd()) };
+        if fd < 0 {
+            return;
+        }
+        let tls = io.tls.take().and_then(|s| Rc::try_unwrap(s).ok()).map(|s| Box::new(s.into_inner()));
+        drop(io);
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let handoff = Handoff { fd, connect, buf, peer, assigned_id: assigned, tls };
+        core.mesh.send(owner, CoreMsg::Handoff(Box::new(handoff)));
+        return;
+    }
+    run(core, io, connect, buf, peer, assigned).await;
+}
+
+/// Starts a connection handed over by another core.
+pub async fn adopt(core: Rc<Core>, handoff: Box<Handoff>) {
+    let Handoff { fd, connect, buf, peer, assigned_id, tls } = *handoff;
+    // SAFETY: the descriptor came to us by ownership; TcpStream takes it over.
+    let stream = unsafe { TcpStream::from_raw_fd(fd.into_raw_fd()) };
+    let io = Transport { stream, tls: tls.map(|t| Rc::new(RefCell::new(*t))) };
+    run(core, io, connect, buf, peer, assigned_id).await;
+}
+
+/// Answers a CONNECT that could not be decoded: CONNACK with the reason where the
+/// protocol has one (unsupported version: 0x01 for 3.x [MQTT-3.1.2-2], 0x84 for 5.0;
+/// malformed 5.0 CONNECT: its reason code), then close.
+async fn refuse_bad_connect(core: &Core, io: &mut Transport, buf: &[u8], e: &ProtocolError, peer: Option<SocketAddr>) {
+    CoreMetrics::add(&core.metrics.protocol_errors, 1);
+    if e.reason_code() == ReasonCode::PacketTooLarge {
+        CoreMetrics::add(&core.metrics.packets_too_large, 1);
+    }
+    tracing::debug!(?peer, error = %e, "refusing CONNECT");
+    let level = peek_connect_level(buf);
+    let (version, reason) = match (level, e.reason_code()) {
+        (_, ReasonCode::UnsupportedProtocolVersion) => {
+            let v = if level == Some(5) { protocol::ProtocolVersion::V5 } else { protocol::ProtocolVersion::V3_1_1 };
+            (Some(v), ReasonCode::UnsupportedProtocolVersion)
+        }
+        (Some(5), rc) => (Some(protocol::ProtocolVersion::V5), rc),
+        (Some(4) | Some(3), ReasonCode::ClientIdentifierNotValid) => {
+            (Some(protocol::ProtocolVersion::V3_1_1), ReasonCode::ClientIdentifierNotValid)
+        }
+        _ => (None, ReasonCode::MalformedPacket),
+    };
+    if let Some(version) = version {
+        let mut out = BytesMut::new();
+        if protocol::encode(&Packet::ConnAck(connect::refusal_connack(reason)), version, &mut out).is_ok() {
+            let _ = io.write_all(&out).await;
+        }
+    }
+}
+
+async fn send_connack(io: &mut Transport, connect: &Connect, connack: protocol::ConnAck) {
+    let mut out = BytesMut::new();
+    if protocol::encode(&Packet::ConnAck(connack), connect.protocol, &mut out).is_ok() {
+        let _ = io.write_all(&out).await;
+    }
+}
+
+/// Runs an accepted connection on the session's owner core until it ends.
+async fn run(core: Rc<Core>, mut io: Transport, connect: Box<Connect>, buf: BytesMut, peer: Option<SocketAddr>, assigned: bool) {
+    if let Err(refusal) = connect::admit(&core, &connect) {
+        tracing::debug!(?peer, client = %connect.client_id, reason = ?refusal.reason, "CONNECT refused");
+        send_connack(&mut io, &connect, connect::refusal_connack(refusal.reason)).await;
+        return;
+    }
+    let negotiated = connect::negotiate(&core, &connect);
+    let max_packet_out = connect.properties.maximum_packet_size.unwrap_or(u32::MAX);
+    let link = Rc::new(ConnLink::new(connect.protocol, max_packet_out));
+    let receive_maximum = connect.properties.receive_maximum.unwrap_or(u16::MAX);
+    let (session, present) =
+        connect::attach_session(&core, &connect.client_id, connect.clean_start, &negotiated, receive_maximum, &link);
+    let connack = connect::accept_connack(&core, &connect, &negotiated, present, assigned);
+    let mut state = ConnState {
+        link: link.clone(),
+        session: session.clone(),
+        negotiated: negotiated.clone(),
+        client_id: connect.client_id.clone(),
+        will: connect.will.clone(),
+        aliases: Vec::new(),
+    };
+    state.send(&Packet::ConnAck(connack));
+    if present {
+        let mut ctrl = link.ctrl.borrow_mut();
+        session.borrow_mut().resend_inflight(&mut ctrl, &link, Instant::now());
+    }
+    tracing::debug!(?peer, client = %connect.client_id, version = ?connect.protocol, present, "client connected");
+
+    // The writer gets its own descriptor for the same socket.
+    // SAFETY: dup of a live descriptor we own; the new TcpStream owns the copy.
+    let wfd = unsafe { libc::dup(io.stream.as_raw_fd()) };
+    if wfd < 0 {
+        detach(&core, &mut state, Flow::Close { reason: CloseReason::Quiet, will: true });
+        return;
+    }
+    let writer = Transport { stream: unsafe { TcpStream::from_raw_fd(wfd) }, tls: io.tls.clone() };
+    glommio::spawn_local(write_loop(core.clone(), link.clone(), session.clone(), writer, wfd)).detach();
+
+    let flow = read_loop(&core, &mut io, buf, &mut state).await;
+    detach(&core, &mut state, flow);
+}
+
+async fn read_loop(core: &Core, io: &mut Transport, mut buf: BytesMut, state: &mut ConnState) -> Flow {
+    let keep_alive = state.negotiated.keep_alive;
+    let timeout = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
+    let _ = io.stream.set_read_timeout(timeout);
+    let limits = DecodeLimits { version: Some(state.link.version), max_packet_size: core.config.limits.max_packet_size };
+    loop {
+        loop {
+            match protocol::decode(&mut buf, &limits) {
+                Ok(Some(packet)) => {
+                    let flow = handler::on_packet(core, state, packet).await;
+                    if flow != Flow::Continue {
+                        return flow;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    CoreMetrics::add(&core.metrics.protocol_errors, 1);
+                    if e.reason_code() == ReasonCode::PacketTooLarge {
+                        CoreMetrics::add(&core.metrics.packets_too_large, 1);
+                    }
+                    tracing::debug!(client = %state.client_id, error = %e, "protocol error");
+                    return state.violation(e.reason_code());
+                }
+            }
+        }
+        if state.link.close.get().is_some() {
+            // Taken over or shutting down: the writer is closing the socket.
+            return Flow::Close { reason: CloseReason::Quiet, will: true };
+        }
+        while core.mesh.congested() {
+            glommio::timer::sleep(Duration::from_millis(1)).await;
+        }
+        match io.read_more(&mut buf).await {
+            Ok(0) => return Flow::Close { reason: CloseReason::Quiet, will: true },
+            Ok(_) => {
+                if io.tls_wants_write() {
+                    state.link.wake.notify();
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                // No packet within 1.5 × keep-alive [MQTT-3.1.2-24].
+                CoreMetrics::add(&core.metrics.keepalive_timeouts, 1);
+                return state.violation(ReasonCode::KeepAliveTimeout);
+            }
+            Err(_) => return Flow::Close { reason: CloseReason::Quiet, will: true },
+        }
+        glommio::yield_if_needed().await;
+    }
+}
+
+/// The connection ended: tell the writer, then settle the will and the session.
+fn detach(core: &Rc<Core>, state: &mut ConnState, flow: Flow) {
+    let Flow::Close { reason, will: publish_will } = flow else { return };
+    connect::release(core);
+    state.link.request_close(reason);
+    force_close_later(state.link.clone());
+    let ours = {
+        let mut s = state.session.borrow_mut();
+        let ours = s.conn.as_ref().is_some_and(|c| Rc::ptr_eq(c, &state.link));
+        if ours {
+            s.conn = None;
+        }
+        ours
+    };
+    let shutting_down = core.shared.shutdown.load(std::sync::atomic::Ordering::Relaxed);
+    if let Some(w) = state.will.take() {
+        if publish_will && !shutting_down {
+            will::settle(core, &state.session, w, state.client_id.clone(), ours);
+        }
+    }
+    if ours {
+        will::expire_session_later(core, &state.session);
+    }
+    tracing::debug!(client = %state.client_id, "client disconnected");
+}
+
+/// If the writer is stuck on a client that does not read, shut the socket after a grace.
+fn force_close_later(link: Rc<ConnLink>) {
+    glommio::spawn_local(async move {
+        glommio::timer::sleep(CLOSE_GRACE).await;
+        if !link.closed.get() {
+            if let Some(fd) = link.fd.get() {
+                // SAFETY: `closed` is false, so the writer still owns this descriptor.
+                unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+            }
+        }
+    })
+    .detach();
+}
+
+async fn write_loop(core: Rc<Core>, link: Rc<ConnLink>, session: SessionRef, mut io: Transport, fd: RawFd) {
+    link.fd.set(Some(fd));
+    let mut out = BytesMut::with_capacity(4096);
+    loop {
+        {
+            let mut ctrl = link.ctrl.borrow_mut();
+            out.extend_from_slice(&ctrl);
+            ctrl.clear();
+        }
+        let mut s = session.borrow_mut();
+        if s.conn.as_ref().is_some_and(|c| Rc::ptr_eq(c, &link)) {
+            let stats = s.fill(&mut out, &link, Instant::now());
+            drop(s);
+            CoreMetrics::add(&core.metrics.messages_delivered, stats.delivered);
+            CoreMetrics::add(&core.metrics.dropped_expired, stats.expired);
+            CoreMetrics::add(&core.metrics.dropped_too_large_for_client, stats.too_large);
+        } else {
+            drop(s);
+        }
+        if out.is_empty() && !io.tls_wants_write() {
+            if let Some(reason) = link.close.get() {
+                if let CloseReason::Disconnect(rc) = reason {
+                    if link.version.is_v5() {
+                        let d = Packet::Disconnect(Disconnect { reason_code: rc, properties: Properties::default() });
+                        let _ = protocol::encode(&d, link.version, &mut out);
+                        let _ = io.write_all(&out).await;
+                    }
+                }
+                break;
+            }
+            link.wake.notified().await;
+            continue;
+        }
+        if io.write_all(&out).await.is_err() {
+            break;
+        }
+        out.clear();
+        if out.capacity() > 1 << 20 {
+            out = BytesMut::with_capacity(4096);
+        }
+    }
+    link.closed.set(true);
+    link.fd.set(None);
+    if let Some(tls) = &io.tls {
+        tls.borrow_mut().send_close_notify();
+        let _ = io.write_all(&[]).await;
+    }
+    let _ = io.stream.shutdown(std::net::Shutdown::Both).await;
+    drop(io);
+}
+
+/// Closes every connection on this core for shutdown: 5.0 clients get DISCONNECT 0x8B.
+pub fn close_all(core: &Core) {
+    for session in core.sessions.borrow().values() {
+        if let Some(link) = &session.borrow().conn {
+            let reason = if link.version.is_v5() {
+                CloseReason::Disconnect(ReasonCode::ServerShuttingDown)
+            } else {
+                CloseReason::Quiet
+            };
+            link.request_close(reason);
+        }
+    }
+}
+
+/// Whether every connection of this core has finished closing.
+pub fn all_closed(core: &Core) -> bool {
+    core.sessions.borrow().values().all(|s| s.borrow().conn.as_ref().is_none_or(|l| l.closed.get()))
+}
+
+/// The protocol level byte of a CONNECT at the start of `buf`, if it is there:
+/// fixed header, remaining length, 2-byte name length, name, level.
+fn peek_connect_level(buf: &[u8]) -> Option<u8> {
+    if buf.first()? >> 4 != 1 {
+        return None;
+    }
+    let mut i = 1;
+    while *buf.get(i)? & 0x80 != 0 {
+        i += 1;
+        if i > 4 {
+            return None;
+        }
+    }
+    i += 1;
+    let name_len = usize::from(u16::from_be_bytes([*buf.get(i)?, *buf.get(i + 1)?]));
+    buf.get(i + 2 + name_len).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::peek_connect_level;
+
+    #[test]
+    fn is_the_protocol_level_found_in_a_connect() {
+        let connect = [0x10, 0x0c, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x3c];
+        assert_eq!(peek_connect_level(&connect), Some(5));
+        assert_eq!(peek_connect_level(&connect[..5]), None);
+        assert_eq!(peek_connect_level(&[0x30, 0x00]), None);
+    }
+}

@@ -1,0 +1,240 @@
+//! Process start-up and shutdown: one pinned glommio executor per data-path core, each
+//! joining the cross-core mesh and binding every listener with SO_REUSEPORT (so the
+//! kernel spreads new connections over the cores); the main thread waits for
+//! SIGINT/SIGTERM and then asks the cores to close their connections and stop.
+
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use glommio::channels::channel_mesh::MeshBuilder;
+use glommio::net::TcpListener;
+use glommio::{LocalExecutorBuilder, Placement};
+
+use crate::config::Config;
+use crate::metrics::CoreMetrics;
+
+use super::connection;
+use super::core::{Core, Shared};
+use super::mesh::{CoreMsg, Mesh};
+
+/// Batches in flight per ordered pair of cores.
+const MESH_CHANNEL_SIZE: usize = 1024;
+/// io_uring buffer memory per executor: modest, since the locked-memory limit is small.
+const IO_MEMORY: usize = 512 * 1024;
+/// How long cores wait for connections to say goodbye at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Why the broker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot start executor for core {core}: {source}")]
+    Executor { core: usize, source: glommio::GlommioError<()> },
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+    #[error("core {core} stopped with an error: {message}")]
+    Core { core: usize, message: String },
+}
+
+/// A running broker: its cores' threads and the shared state to stop them.
+pub struct Broker {
+    shared: Arc<Shared>,
+    handles: Vec<glommio::ExecutorJoinHandle<Result<(), String>>>,
+    pub metrics: Vec<Arc<CoreMetrics>>,
+}
+
+impl Broker {
+    /// Starts the cores; returns once every core has bound its listeners (or failed to).
+    pub fn start(config: Config) -> Result<Broker, StartError> {
+        let config = Arc::new(config);
+        let cores = config.node.cores.max(1);
+        let shared = Arc::new(Shared::default());
+        let mesh: MeshBuilder<Vec<CoreMsg>, _> = MeshBuilder::full(cores, MESH_CHANNEL_SIZE);
+        let (ready_tx, ready_rx) = crossbeam::channel::bounded::<Result<(), String>>(cores);
+        let cpus = online_cpus();
+        let mut handles = Vec::with_capacity(cores);
+        let mut metrics = Vec::with_capacity(cores);
+        for core in 0..cores {
+            let placement = match cpus.get(core) {
+                Some(cpu) => Placement::Fixed(*cpu),
+                None => Placement::Unbound,
+            };
+            let core_metrics = Arc::new(CoreMetrics::default());
+            metrics.push(core_metrics.clone());
+            let (config, shared, mesh, ready) = (config.clone(), shared.clone(), mesh.clone(), ready_tx.clone());
+            let handle = LocalExecutorBuilder::new(placement)
+                .name(&format!("meridian-core-{core}"))
+                .io_memory(IO_MEMORY)
+                .spin_before_park(Duration::from_micros(50))
+                .spawn(move || async move { run_core(config, shared, core_metrics, mesh, ready).await })
+                .map_err(|source| StartError::Executor { core, source })?;
+            handles.push(handle);
+        }
+        drop(ready_tx);
+        for _ in 0..cores {
+            match ready_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(message)) => {
+                    shared.shutdown.store(true, Ordering::Relaxed);
+                    return Err(StartError::Core { core: 0, message });
+                }
+                Err(_) => break,
+            }
+        }
+        Ok(Broker { shared, handles, metrics })
+    }
+
+    /// Asks every core to close its connections and stop.
+    pub fn stop(&self) {
+        self.shared.shutdown.store(true, Ordering::Relaxed);
+    }
+
+    /// Waits for the cores to finish.
+    pub fn join(self) -> Result<(), StartError> {
+        for (core, handle) in self.handles.into_iter().enumerate() {
+            match handle.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(message)) => return Err(StartError::Core { core, message }),
+                Err(e) => return Err(StartError::Core { core, message: e.to_string() }),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs the broker until SIGINT or SIGTERM, then shuts it down cleanly.
+pub fn run(config: Config) -> Result<(), StartError> {
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
+        .map_err(StartError::Signals)?;
+    let broker = Broker::start(config)?;
+    if let Some(signal) = signals.forever().next() {
+        tracing::info!(signal, "shutting down");
+    }
+    broker.stop();
+    let metrics = broker.metrics.clone();
+    let result = broker.join();
+    log_totals(&metrics);
+    result
+}
+
+fn log_totals(metrics: &[Arc<CoreMetrics>]) {
+    let mut totals: Vec<(&'static str, u64)> = Vec::new();
+    for m in metrics {
+        for (i, (name, v)) in m.snapshot().into_iter().enumerate() {
+            if totals.len() <= i {
+                totals.push((name, 0));
+            }
+            totals[i].1 += v;
+        }
+    }
+    let text: Vec<String> = totals.iter().filter(|(_, v)| *v > 0).map(|(n, v)| format!("{n}={v}")).collect();
+    tracing::info!(counters = %text.join(" "), "stopped");
+}
+
+fn online_cpus() -> Vec<usize> {
+    // SAFETY: sched_getaffinity fills the zeroed set we pass.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } == 0;
+    if !ok {
+        return Vec::new();
+    }
+    (0..libc::CPU_SETSIZE as usize).filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) }).collect()
+}
+
+async fn run_core(
+    config: Arc<Config>,
+    shared: Arc<Shared>,
+    metrics: Arc<CoreMetrics>,
+    mesh: MeshBuilder<Vec<CoreMsg>, glommio::channels::channel_mesh::Full>,
+    ready: crossbeam::channel::Sender<Result<(), String>>,
+) -> Result<(), String> {
+    let (senders, mut receivers) = match mesh.join().await {
+        Ok(ends) => ends,
+        Err(_) => {
+            let _ = ready.send(Err("cannot join the cross-core mesh".into()));
+            return Err("cannot join the cross-core mesh".into());
+        }
+    };
+    let mesh = Rc::new(Mesh::new(senders));
+    let core = Rc::new(Core::new(config.clone(), shared.clone(), metrics, mesh.clone()));
+    let me = core.id();
+
+    let mut listeners = Vec::new();
+    for (i, l) in config.listener.iter().enumerate() {
+        let addr = l.addr();
+        let tls = match &l.tls {
+            None => None,
+            Some(tls) => match super::tls::server_config(tls) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    let message = format!("listener[{i}].{e}");
+                    let _ = ready.send(Err(message.clone()));
+                    return Err(message);
+                }
+            },
+        };
+        match TcpListener::bind(addr) {
+            Ok(listener) => listeners.push((listener, tls)),
+            Err(e) => {
+                let message = format!("listener[{i}]: cannot bind {addr}: {e}");
+                let _ = ready.send(Err(message.clone()));
+                return Err(message);
+            }
+        }
+    }
+    if me == 0 {
+        for l in &config.listener {
+            tracing::info!(bind = %l.addr(), tls = l.tls.is_some(), cores = config.node.cores, "listening for MQTT");
+        }
+    }
+    let _ = ready.send(Ok(()));
+
+    for peer in 0..mesh.cores() {
+        if peer != me {
+            glommio::spawn_local(mesh.clone().run_flusher(peer)).detach();
+        }
+    }
+    for (_, receiver) in receivers.streams() {
+        let core = core.clone();
+        glommio::spawn_local(async move {
+            while let Some(batch) = receiver.recv().await {
+                for msg in batch {
+                    if let Some(handoff) = core.on_core_msg(msg) {
+                        glommio::spawn_local(connection::adopt(core.clone(), handoff)).detach();
+                    }
+                }
+            }
+        })
+        .detach();
+    }
+    for (listener, tls) in listeners {
+        let core = core.clone();
+        glommio::spawn_local(async move {
+            loop {
+                match listener.accept().await {
+                    Ok(stream) => {
+                        let peer = stream.peer_addr().ok();
+                        glommio::spawn_local(connection::serve(core.clone(), stream, peer, tls.clone())).detach();
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        glommio::timer::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+        })
+        .detach();
+    }
+
+    while !shared.shutdown.load(Ordering::Relaxed) {
+        glommio::timer::sleep(Duration::from_millis(50)).await;
+    }
+    connection::close_all(&core);
+    let deadline = std::time::Instant::now() + SHUTDOWN_GRACE;
+    while !connection::all_closed(&core) && std::time::Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(10)).await;
+    }
+    mesh.close();
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! TLS for client listeners (`[[listener]] tls = { cert, key, ca }`), with rustls.
+//!
+//! rustls is sans-I/O: the connection's reader task feeds it ciphertext and takes
+//! plaintext out, the writer task puts plaintext in and writes the ciphertext it
+//! produces. Both tasks run on the same core and share the `ServerConnection` through
+//! a `RefCell`; neither holds the borrow across an await.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{self, BufReader, Read, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig, ServerConnection};
+
+use crate::config::TlsConfig;
+
+/// Why a listener's TLS set-up failed; names the file and the problem.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error("{key}: cannot read {path}: {source}")]
+    Read { key: &'static str, path: String, source: io::Error },
+    #[error("{key}: {path} holds no {what}")]
+    Empty { key: &'static str, path: String, what: &'static str },
+    #[error("{key}: {problem}")]
+    Invalid { key: &'static str, problem: String },
+}
+
+/// Builds the rustls server configuration of one listener.
+pub fn server_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, TlsSetupError> {
+    let certs = load_certs(&tls.cert, "tls.cert")?;
+    let key = load_key(&tls.key)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsSetupError::Invalid { key: "tls", problem: e.to_string() })?;
+    let builder = match &tls.ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = RootCertStore::empty();
+            for cert in load_certs(ca, "tls.ca")? {
+                roots
+                    .add(cert)
+                    .map_err(|e| TlsSetupError::Invalid { key: "tls.ca", problem: e.to_string() })?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| TlsSetupError::Invalid { key: "tls.ca", problem: e.to_string() })?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| TlsSetupError::Invalid { key: "tls.key", problem: format!("does not match tls.cert: {e}") })?;
+    Ok(Arc::new(config))
+}
+
+fn open(path: &Path, key: &'static str) -> Result<BufReader<File>, TlsSetupError> {
+    File::open(path)
+        .map(BufReader::new)
+        .map_err(|source| TlsSetupError::Read { key, path: path.display().to_string(), source })
+}
+
+fn load_certs(path: &Path, key: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
+    let mut reader = open(path, key)?;
+    let certs: Result<Vec<_>, _> = rustls_pemfile::certs(&mut reader).collect();
+    let certs = certs.map_err(|source| TlsSetupError::Read { key, path: path.display().to_string(), source })?;
+    if certs.is_empty() {
+        return Err(TlsSetupError::Empty { key, path: path.display().to_string(), what: "PEM certificate" });
+    }
+    Ok(certs)
+}
+
+fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsSetupError> {
+    let key = "tls.key";
+    let mut reader = open(path, key)?;
+    rustls_pemfile::private_key(&mut reader)
+        .map_err(|source| TlsSetupError::Read { key, path: path.display().to_string(), source })?
+        .ok_or_else(|| TlsSetupError::Empty { key, path: path.display().to_string(), what: "PEM private key" })
+}
+
+/// The TLS state of one connection, shared by its reader and writer.
+pub type TlsSession = RefCell<ServerConnection>;
+
+/// Sends whatever TLS records rustls has ready (handshake, alerts, tickets).
+pub async fn flush(stream: &mut TcpStream, tls: &TlsSession) -> io::Result<()> {
+    let mut raw = Vec::new();
+    {
+        let mut conn = tls.borrow_mut();
+        while conn.wants_write() {
+            conn.write_tls(&mut raw)?;
+        }
+    }
+    if !raw.is_empty() {
+        stream.write_all(&raw).await?;
+    }
+    Ok(())
+}
+
+/// Completes the TLS handshake on a fresh connection (before the writer task exists).
+pub async fn handshake(stream: &mut TcpStream, tls: &TlsSession, buf: &mut BytesMut) -> io::Result<()> {
+    loop {
+        flush(stream, tls).await?;
+        if !tls.borrow().is_handshaking() {
+            return Ok(());
+        }
+        if !read(stream, tls, buf).await? {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed during TLS handshake"));
+        }
+    }
+}
+
+/// Reads ciphertext from the socket until rustls yields plaintext (appended to
+/// `buf`) or has records to send; returns false at end of stream. The caller must get
+/// any records rustls wants to send (`wants_write`) written.
+pub async fn read(stream: &mut TcpStream, tls: &TlsSession, buf: &mut BytesMut) -> io::Result<bool> {
+    let mut raw = vec![0u8; 16 * 1024];
+    loop {
+        let n = stream.read(&mut raw).await?;
+        if n == 0 {
+            return Ok(false);
+        }
+        let mut conn = tls.borrow_mut();
+        let mut input = &raw[..n];
+        let mut peer_closed = false;
+        while !input.is_empty() {
+            conn.read_tls(&mut input)?;
+            let state = conn.process_new_packets().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            peer_closed |= state.peer_has_closed();
+        }
+        let before = buf.len();
+        let mut chunk = [0u8; 4096];
+        loop {
+            match conn.reader().read(&mut chunk) {
+                Ok(0) => break,
+                Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if peer_closed && buf.len() == before {
+            return Ok(false);
+        }
+        if buf.len() > before || conn.wants_write() || conn.is_handshaking() {
+            return Ok(true);
+        }
+    }
+}
+
+/// Encrypts `plain` and writes it.
+pub async fn write_all(stream: &mut TcpStream, tls: &TlsSession, plain: &[u8]) -> io::Result<()> {
+    if !plain.is_empty() {
+        tls.borrow_mut().writer().write_all(plain)?;
+    }
+    flush(stream, tls).await
+}

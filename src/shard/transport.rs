@@ -1,0 +1,55 @@
+//! One half of a client connection's byte stream, plain TCP or TLS: the reader task
+//! and the writer task each own a `Transport` over their own descriptor of the same
+//! socket, sharing the TLS state if there is one.
+
+use std::io;
+use std::rc::Rc;
+
+use bytes::BytesMut;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+
+use super::tls::{self, TlsSession};
+
+/// Bytes asked of the kernel per plain read.
+const READ_CHUNK: usize = 16 * 1024;
+
+pub struct Transport {
+    pub stream: TcpStream,
+    pub tls: Option<Rc<TlsSession>>,
+}
+
+impl Transport {
+    /// Appends what arrives to `buf`; returns 0 at end of stream, else a positive
+    /// number (the plaintext byte count, or 1 when TLS had only records of its own).
+    pub async fn read_more(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        match &self.tls {
+            Some(session) => {
+                let before = buf.len();
+                let open = tls::read(&mut self.stream, session, buf).await?;
+                Ok(if open { (buf.len() - before).max(1) } else { 0 })
+            }
+            None => {
+                let len = buf.len();
+                buf.resize(len + READ_CHUNK, 0);
+                let result = self.stream.read(&mut buf[len..]).await;
+                let n = *result.as_ref().unwrap_or(&0);
+                buf.truncate(len + n);
+                result
+            }
+        }
+    }
+
+    /// Writes all of `bytes` (encrypting them under TLS).
+    pub async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match &self.tls {
+            Some(session) => tls::write_all(&mut self.stream, session, bytes).await,
+            None => self.stream.write_all(bytes).await,
+        }
+    }
+
+    /// Whether TLS has records of its own to send (handshake, tickets, alerts).
+    pub fn tls_wants_write(&self) -> bool {
+        self.tls.as_ref().is_some_and(|s| s.borrow().wants_write())
+    }
+}
