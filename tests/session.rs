@@ -11,7 +11,6 @@ use common::v4::V4;
 use common::v5::{set_session_expiry, V5};
 use common::wire::{self, Connect, Will};
 use common::{Broker, QUIET, WAIT};
-use rumqttc::v5::mqttbytes::v5::DisconnectReasonCode;
 use rumqttc::v5::mqttbytes::QoS as QoS5;
 use rumqttc::QoS;
 
@@ -183,22 +182,33 @@ async fn v4_second_connection_takes_over_the_session() {
 }
 
 /// Does a second 5.0 CONNECT with the same client id send the first
-/// connection DISCONNECT 0x8E (Session taken over) [MQTT-3.1.4-3]?
+/// connection DISCONNECT 0x8E (Session taken over) and close it, while the
+/// new connection gets the session [MQTT-3.1.4-3]?
 #[tokio::test]
 async fn v5_takeover_sends_session_taken_over() {
     let broker = Broker::start("");
+    let mut connect = Connect::new(5, "takeover-v5", true, 60);
+    connect.properties = vec![0x11, 0, 0, 0, 60];
+    let (mut first, _) = RawClient::connect(&broker, &connect).await;
+    first.send(&wire::subscribe(1, "take5/t", 1, true)).await;
+    first.expect_kind(wire::SUBACK).await;
+
     let mut options = V5::options(&broker, "takeover-v5");
     set_session_expiry(&mut options, 60);
-    let mut first = V5::connect_with(options.clone()).await;
-    first.subscribe("take5/t", QoS5::AtLeastOnce).await;
-
     options.set_clean_start(false);
     let mut second = V5::connect_with(options).await;
     assert!(second.connack.session_present);
+    let before_close = first.expect_closed(WAIT).await;
+    let reasons: Vec<u8> = before_close
+        .iter()
+        .map(|p| wire::disconnect_reason(p))
+        .collect();
     assert_eq!(
-        first.server_disconnect(WAIT).await,
-        Some(DisconnectReasonCode::SessionTakenOver)
+        reasons,
+        [0x8E],
+        "the old connection must get DISCONNECT 0x8E before the close"
     );
+
     let mut publisher = V5::connect(&broker, "takeover5-pub").await;
     publisher
         .publish("take5/t", QoS5::AtLeastOnce, false, b"to new")

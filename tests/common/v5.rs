@@ -1,16 +1,20 @@
 //! An MQTT 5.0 test client: rumqttc's v5 `AsyncClient` with its event loop
 //! pumped by a task, and waits that always end (see [`super::WAIT`]).
+//!
+//! rumqttc 0.24 cannot decode a DISCONNECT whose Property Length is omitted
+//! (`E0 01 <reason>`, valid per MQTT 5.0 §3.14.2.2): it waits for more bytes
+//! and then reports a plain close. Tests that check a broker DISCONNECT
+//! reason code therefore read it with [`super::raw::RawClient`].
 
 use std::io;
 use std::time::Duration;
 
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::v5::{
-    ConnAck, DisconnectReasonCode, Filter, Packet, Publish, PublishProperties, SubscribeProperties,
-    SubscribeReasonCode,
+    ConnAck, Filter, Packet, Publish, PublishProperties, SubscribeProperties, SubscribeReasonCode,
 };
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::{AsyncClient, ConnectionError, Event, MqttOptions, StateError};
+use rumqttc::v5::{AsyncClient, ConnectionError, Event, MqttOptions};
 use rumqttc::Outgoing;
 use tokio::sync::mpsc::unbounded_channel;
 
@@ -236,17 +240,6 @@ impl V5 {
     /// Waits up to `timeout` for the connection to end; its error if it did.
     pub async fn wait_closed(&mut self, timeout: Duration) -> Option<&ConnectionError> {
         self.pump.wait_end(timeout).await
-    }
-
-    /// Waits up to `timeout` for the broker to end the connection; the reason
-    /// code of its DISCONNECT, or `None` if it closed without one or stayed open.
-    pub async fn server_disconnect(&mut self, timeout: Duration) -> Option<DisconnectReasonCode> {
-        match self.pump.wait_end(timeout).await {
-            Some(ConnectionError::MqttState(StateError::ServerDisconnect {
-                reason_code, ..
-            })) => Some(*reason_code),
-            _ => None,
-        }
     }
 
     /// Sends DISCONNECT (reason 0x00), then closes the socket.
