@@ -6,7 +6,7 @@ use std::io;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 
 use super::wire::{self, Connect};
@@ -38,6 +38,22 @@ impl RawClient {
             .await
             .expect("TCP connect timed out")
             .expect("TCP connect");
+        Self::wrap(stream)
+    }
+
+    /// Opens a TCP connection whose kernel receive buffer is `bytes` small,
+    /// so that a client that stops reading pushes back on the broker quickly.
+    pub async fn open_with_recv_buffer(broker: &Broker, bytes: u32) -> RawClient {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+        let stream = tokio::time::timeout(WAIT, socket.connect(broker.addr()))
+            .await
+            .expect("TCP connect timed out")
+            .expect("TCP connect");
+        Self::wrap(stream)
+    }
+
+    fn wrap(stream: TcpStream) -> RawClient {
         stream.set_nodelay(true).expect("nodelay");
         RawClient {
             stream,
