@@ -382,3 +382,30 @@ async fn non_reading_subscribers_do_not_grow_broker_memory() {
     );
     broker.assert_running();
 }
+
+/// With max_keepalive = 10, does a 5.0 client asking for 60 s get Server
+/// Keep Alive 10 in the CONNACK (§3.2.2.3.14)?
+#[tokio::test]
+async fn keepalive_above_max_keepalive_is_lowered_via_server_keep_alive() {
+    let broker = Broker::start("[limits]\nmax_keepalive = 10");
+    let mut options = V5::options(&broker, "ka-capped");
+    options.set_keep_alive(Duration::from_secs(60));
+    let client = V5::connect_with(options).await;
+    let server_keep_alive = client.connack.properties.and_then(|p| p.server_keep_alive);
+    assert_eq!(server_keep_alive, Some(10));
+}
+
+/// With max_session_expiry = 86400, does a 5.0 client asking for 1,000,000 s
+/// get Session Expiry Interval 86400 in the CONNACK (§3.2.2.3.2)?
+#[tokio::test]
+async fn session_expiry_above_max_is_lowered_in_connack() {
+    let broker = Broker::start("");
+    let mut options = V5::options(&broker, "expiry-capped");
+    common::v5::set_session_expiry(&mut options, 1_000_000);
+    let client = V5::connect_with(options).await;
+    let expiry = client
+        .connack
+        .properties
+        .and_then(|p| p.session_expiry_interval);
+    assert_eq!(expiry, Some(86_400));
+}
