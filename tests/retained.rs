@@ -263,3 +263,26 @@ async fn v5_retain_handling_2_never_sends_retained() {
         .await;
     assert_eq!(&sub.recv().await.payload[..], b"live");
 }
+
+/// Does `#` replay all of 500 retained topics, each once with RETAIN 1?
+#[tokio::test]
+async fn many_retained_topics_are_all_replayed() {
+    const TOPICS: usize = 500;
+    let broker = Broker::start("");
+    let mut publisher = V4::connect(&broker, "many-pub").await;
+    for n in 0..TOPICS {
+        publisher
+            .publish_nowait(&format!("many/{n}"), QoS::AtLeastOnce, true, b"r")
+            .await;
+    }
+    publisher.flush(WAIT).await;
+    let mut sub = V4::connect(&broker, "many-sub").await;
+    sub.subscribe("many/#", QoS::AtLeastOnce).await;
+    let got = sub.recv_n(TOPICS, WAIT).await;
+    assert!(got.iter().all(|p| p.retain));
+    let mut topics: Vec<String> = got.into_iter().map(|p| p.topic).collect();
+    topics.sort();
+    topics.dedup();
+    assert_eq!(topics.len(), TOPICS, "distinct retained topics replayed");
+    sub.assert_silent(QUIET).await;
+}

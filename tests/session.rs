@@ -394,3 +394,46 @@ async fn pinging_client_stays_connected() {
         assert_eq!(wire::kind(&pong), wire::PINGRESP);
     }
 }
+
+/// When a persistent QoS 1 subscriber is taken over in the middle of a
+/// stream, does the new connection get every message the old one did not
+/// acknowledge (at least once, none lost)? The old connection acks only the
+/// 20 messages the test read.
+#[tokio::test]
+async fn takeover_mid_stream_loses_no_qos1_message() {
+    const MESSAGES: u16 = 300;
+    let broker = Broker::start("");
+    let mut options = V4::options(&broker, "stream-sub");
+    options.set_clean_session(false);
+    options.set_manual_acks(true);
+    let mut first = V4::connect_with(options.clone()).await;
+    first.subscribe("stream/t", QoS::AtLeastOnce).await;
+
+    let mut publisher = V4::connect(&broker, "stream-pub").await;
+    for n in 0..MESSAGES {
+        publisher
+            .publish_nowait("stream/t", QoS::AtLeastOnce, false, &n.to_be_bytes())
+            .await;
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for publish in first.recv_n(20, WAIT).await {
+        first.ack(&publish).await;
+        seen.insert(u16::from_be_bytes([publish.payload[0], publish.payload[1]]));
+    }
+    options.set_manual_acks(false);
+    let mut second = V4::connect_with(options).await;
+    assert!(second.connack.session_present);
+    publisher.flush(WAIT).await;
+    while let Some(publish) = second
+        .try_recv(if seen.len() < usize::from(MESSAGES) {
+            WAIT
+        } else {
+            QUIET
+        })
+        .await
+    {
+        seen.insert(u16::from_be_bytes([publish.payload[0], publish.payload[1]]));
+    }
+    let missing: Vec<u16> = (0..MESSAGES).filter(|n| !seen.contains(n)).collect();
+    assert!(missing.is_empty(), "lost across the takeover: {missing:?}");
+}

@@ -209,3 +209,22 @@ async fn will_with_retain_flag_is_stored_as_retained() {
     assert_eq!(&got.payload[..], b"last words");
     assert!(got.retain, "replayed on subscribe, so RETAIN 1");
 }
+
+/// When a second connection takes over the client id, is the first
+/// connection's will (no delay) published [MQTT-3.1.4-3] (5.0 §3.1.4)?
+#[tokio::test]
+async fn will_is_published_when_the_connection_is_taken_over() {
+    let broker = Broker::start("");
+    let mut watcher = watcher(&broker, "will/takeover").await;
+    let mut options = V5::options(&broker, "will-takeover");
+    options.set_last_will(LastWill5::new(
+        "will/takeover",
+        "replaced",
+        QoS5::AtLeastOnce,
+        false,
+        None,
+    ));
+    let _first = V5::connect_with(options).await;
+    let _second = V5::connect(&broker, "will-takeover").await;
+    assert_eq!(&watcher.recv().await.payload[..], b"replaced");
+}
