@@ -15,7 +15,6 @@ pub mod v5;
 pub mod wire;
 pub mod witness;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 pub use broker::Broker;
@@ -25,10 +24,3 @@ pub const WAIT: Duration = Duration::from_secs(5);
 
 /// How long a test listens to conclude that nothing (more) arrives.
 pub const QUIET: Duration = Duration::from_millis(400);
-
-static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
-
-/// A client id unique within this test process: `<prefix>-<n>`.
-pub fn unique_id(prefix: &str) -> String {
-    format!("{prefix}-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed))
-}

@@ -95,8 +95,8 @@ impl V4 {
         }
     }
 
-    /// Subscribes to one filter and returns the SUBACK's return code.
-    pub async fn subscribe(&mut self, filter: &str, qos: QoS) -> SubscribeReasonCode {
+    /// Subscribes to one filter; the granted QoS. Panics if refused (0x80).
+    pub async fn subscribe(&mut self, filter: &str, qos: QoS) -> QoS {
         self.client
             .subscribe(filter, qos)
             .await
@@ -109,7 +109,10 @@ impl V4 {
             })
             .await
             .unwrap_or_else(|| panic!("{}: no SUBACK for {filter:?} within {WAIT:?}", self.id));
-        suback.return_codes[0]
+        match suback.return_codes[0] {
+            SubscribeReasonCode::Success(granted) => granted,
+            SubscribeReasonCode::Failure => panic!("{}: SUBSCRIBE {filter:?} refused", self.id),
+        }
     }
 
     /// Unsubscribes from one filter and waits for the UNSUBACK.
@@ -246,13 +249,5 @@ impl V4 {
             "{}: DISCONNECT was not written",
             self.id
         );
-    }
-}
-
-/// The QoS of a 3.1.1 SUBACK return code that granted one; panics on failure.
-pub fn granted(code: SubscribeReasonCode) -> QoS {
-    match code {
-        SubscribeReasonCode::Success(qos) => qos,
-        SubscribeReasonCode::Failure => panic!("subscription refused (0x80)"),
     }
 }

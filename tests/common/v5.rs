@@ -100,17 +100,18 @@ impl V5 {
         }
     }
 
-    /// Subscribes to one filter with default options; the SUBACK reason code.
-    pub async fn subscribe(&mut self, filter: &str, qos: QoS) -> SubscribeReasonCode {
+    /// Subscribes to one filter with default options; the granted QoS.
+    pub async fn subscribe(&mut self, filter: &str, qos: QoS) -> QoS {
         self.subscribe_filter(Filter::new(filter, qos), None).await
     }
 
-    /// Subscribes with explicit subscription options and properties; the SUBACK reason code.
+    /// Subscribes with explicit subscription options and properties; the
+    /// granted QoS. Panics if the SUBACK refuses it.
     pub async fn subscribe_filter(
         &mut self,
         filter: Filter,
         properties: Option<SubscribeProperties>,
-    ) -> SubscribeReasonCode {
+    ) -> QoS {
         let path = filter.path.clone();
         let request = match properties {
             Some(properties) => {
@@ -129,21 +130,10 @@ impl V5 {
             })
             .await
             .unwrap_or_else(|| panic!("{}: no SUBACK for {path:?} within {WAIT:?}", self.id));
-        suback.return_codes[0]
-    }
-
-    /// Unsubscribes from one filter and waits for the UNSUBACK.
-    pub async fn unsubscribe(&mut self, filter: &str) {
-        self.client
-            .unsubscribe(filter)
-            .await
-            .expect("unsubscribe request queued");
-        self.pump
-            .wait_for(WAIT, |packet| {
-                matches!(packet, Packet::UnsubAck(_)).then_some(())
-            })
-            .await
-            .unwrap_or_else(|| panic!("{}: no UNSUBACK for {filter:?}", self.id));
+        match suback.return_codes[0] {
+            SubscribeReasonCode::Success(granted) => granted,
+            refused => panic!("{}: SUBSCRIBE {path:?} refused: {refused:?}", self.id),
+        }
     }
 
     /// Publishes without properties and, for QoS 1/2, waits for its PUBACK/PUBCOMP.
@@ -207,39 +197,11 @@ impl V5 {
             .await
     }
 
-    /// `n` PUBLISHes, or panics saying how many came within `timeout`.
-    pub async fn recv_n(&mut self, n: usize, timeout: Duration) -> Vec<Publish> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        let mut got = Vec::with_capacity(n);
-        while got.len() < n {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            match self.try_recv(left).await {
-                Some(publish) => got.push(publish),
-                None => panic!(
-                    "{}: got {} of {n} PUBLISHes within {timeout:?}",
-                    self.id,
-                    got.len()
-                ),
-            }
-        }
-        got
-    }
-
     /// Panics if a PUBLISH arrives within `window`.
     pub async fn assert_silent(&mut self, window: Duration) {
         if let Some(publish) = self.try_recv(window).await {
             panic!("{}: expected no PUBLISH, got {publish:?}", self.id);
         }
-    }
-
-    /// Acknowledges a PUBLISH (with `set_manual_acks(true)`).
-    pub async fn ack(&self, publish: &Publish) {
-        self.client.ack(publish).await.expect("ack request queued");
-    }
-
-    /// Waits up to `timeout` for the connection to end; its error if it did.
-    pub async fn wait_closed(&mut self, timeout: Duration) -> Option<&ConnectionError> {
-        self.pump.wait_end(timeout).await
     }
 
     /// Sends DISCONNECT (reason 0x00), then closes the socket.
@@ -266,12 +228,4 @@ pub fn set_session_expiry(options: &mut MqttOptions, seconds: u32) {
 /// A PUBLISH's topic as text.
 pub fn topic(publish: &Publish) -> String {
     String::from_utf8_lossy(&publish.topic).into_owned()
-}
-
-/// The QoS of a 5.0 SUBACK reason code that granted one; panics otherwise.
-pub fn granted(code: SubscribeReasonCode) -> QoS {
-    match code {
-        SubscribeReasonCode::Success(qos) => qos,
-        other => panic!("subscription refused: {other:?}"),
-    }
 }

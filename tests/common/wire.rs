@@ -173,11 +173,6 @@ pub fn pingreq() -> Vec<u8> {
     vec![0xC0, 0x00]
 }
 
-/// A 3.1.1 DISCONNECT (or a v5 one with reason 0x00).
-pub fn disconnect() -> Vec<u8> {
-    vec![0xE0, 0x00]
-}
-
 /// A v5 DISCONNECT with `reason` and no properties.
 pub fn disconnect_v5(reason: u8) -> Vec<u8> {
     vec![0xE0, 0x02, reason, 0x00]
