@@ -411,15 +411,15 @@ async fn write_loop(
             out.extend_from_slice(&ctrl);
             ctrl.clear();
         }
-        let mut s = session.borrow_mut();
-        if s.conn.as_ref().is_some_and(|c| Rc::ptr_eq(c, &link)) {
-            let stats = s.fill(&mut out, &link, Instant::now());
-            drop(s);
+        let stats = {
+            let mut s = session.borrow_mut();
+            let ours = s.conn.as_ref().is_some_and(|c| Rc::ptr_eq(c, &link));
+            ours.then(|| s.fill(&mut out, &link, Instant::now()))
+        };
+        if let Some(stats) = stats {
             CoreMetrics::add(&core.metrics.messages_delivered, stats.delivered);
             CoreMetrics::add(&core.metrics.dropped_expired, stats.expired);
             CoreMetrics::add(&core.metrics.dropped_too_large_for_client, stats.too_large);
-        } else {
-            drop(s);
         }
         if out.is_empty() && !io.tls_wants_write() {
             if let Some(reason) = link.close.get() {

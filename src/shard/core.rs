@@ -145,7 +145,7 @@ impl Core {
         let cores = self.mesh.cores();
         let me = self.id();
         let mut plain: u64 = 0;
-        let mut groups: SmallVec<[(usize, Arc<str>, Arc<str>); 2]> = SmallVec::new();
+        let mut groups: SmallVec<[GroupPick; 2]> = SmallVec::new();
         self.routes
             .borrow()
             .for_each_match(msg.topic.as_str(), |filter, routes| {
@@ -437,6 +437,9 @@ pub fn owner_core(client_id: &str, cores: usize) -> usize {
     h.write(client_id.as_bytes());
     (h.finish() % cores.max(1) as u64) as usize
 }
+
+/// A shared group's pick for one message: (core, filter, group).
+type GroupPick = (usize, Arc<str>, Arc<str>);
 
 /// One session a message goes to, with what its matching subscriptions ask for.
 #[derive(Debug)]

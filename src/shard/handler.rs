@@ -274,7 +274,7 @@ async fn on_subscribe(core: &Core, conn: &mut ConnState, s: Subscribe) -> Flow {
             sub_id,
         };
         let entry = SubEntry {
-            options: options.clone(),
+            options: *options,
             sub_id,
         };
         let result = core.subscribe(&conn.session, text, opts.clone(), entry);
