@@ -20,7 +20,8 @@ use rustls::{ServerConfig, ServerConnection};
 
 use crate::metrics::CoreMetrics;
 use crate::protocol::{
-    self, Connect, DecodeLimits, Disconnect, Packet, Properties, ProtocolError, ReasonCode,
+    self, Connect, DecodeLimits, Disconnect, Packet, Properties, ProtocolError, ProtocolVersion,
+    ReasonCode,
 };
 use crate::session::{CloseReason, ConnLink, SessionRef};
 
@@ -67,6 +68,8 @@ pub async fn serve(
         max_packet_size: core.config.limits.max_packet_size,
     };
     let connect = loop {
+        // Read before decoding: a failed decode leaves the buffer unspecified.
+        let asked = protocol::peek_connect_version(&buf);
         match protocol::decode(&mut buf, &limits) {
             Ok(Some(Packet::Connect(c))) => break c,
             Ok(Some(_)) => {
@@ -76,7 +79,7 @@ pub async fn serve(
             }
             Ok(None) => {}
             Err(e) => {
-                refuse_bad_connect(&core, &mut io, &buf, &e, peer).await;
+                refuse_bad_connect(&core, &mut io, asked, &e, peer).await;
                 return;
             }
         }
@@ -154,7 +157,7 @@ pub async fn adopt(core: Rc<Core>, handoff: Box<Handoff>) {
 async fn refuse_bad_connect(
     core: &Core,
     io: &mut Transport,
-    buf: &[u8],
+    asked: Option<ProtocolVersion>,
     e: &ProtocolError,
     peer: Option<SocketAddr>,
 ) {
@@ -163,21 +166,19 @@ async fn refuse_bad_connect(
         CoreMetrics::add(&core.metrics.packets_too_large, 1);
     }
     tracing::debug!(?peer, error = %e, "refusing CONNECT");
-    let level = peek_connect_level(buf);
-    let (version, reason) = match (level, e.reason_code()) {
-        (_, ReasonCode::UnsupportedProtocolVersion) => {
-            let v = if level == Some(5) {
-                protocol::ProtocolVersion::V5
-            } else {
-                protocol::ProtocolVersion::V3_1_1
-            };
-            (Some(v), ReasonCode::UnsupportedProtocolVersion)
-        }
-        (Some(5), rc) => (Some(protocol::ProtocolVersion::V5), rc),
-        (Some(4) | Some(3), ReasonCode::ClientIdentifierNotValid) => (
-            Some(protocol::ProtocolVersion::V3_1_1),
-            ReasonCode::ClientIdentifierNotValid,
+    // Unsupported level: CONNACK 0x01 in 3.1.1 form [MQTT-3.1.2-2] (5.0 clients read it
+    // as a refusal too); a 5.0 CONNECT that fails to decode: CONNACK with the error's
+    // reason code [MQTT-4.13.1-1]; 3.1.1: close without answer, except a bad client id
+    // (0x02).
+    let (version, reason) = match (asked, e.reason_code()) {
+        (_, ReasonCode::UnsupportedProtocolVersion) => (
+            Some(ProtocolVersion::V3_1_1),
+            ReasonCode::UnsupportedProtocolVersion,
         ),
+        (Some(ProtocolVersion::V5), rc) => (Some(ProtocolVersion::V5), rc),
+        (Some(v), ReasonCode::ClientIdentifierNotValid) => {
+            (Some(v), ReasonCode::ClientIdentifierNotValid)
+        }
         _ => (None, ReasonCode::MalformedPacket),
     };
     if let Some(version) = version {
@@ -476,37 +477,4 @@ pub fn all_closed(core: &Core) -> bool {
         .borrow()
         .values()
         .all(|s| s.borrow().conn.as_ref().is_none_or(|l| l.closed.get()))
-}
-
-/// The protocol level byte of a CONNECT at the start of `buf`, if it is there:
-/// fixed header, remaining length, 2-byte name length, name, level.
-fn peek_connect_level(buf: &[u8]) -> Option<u8> {
-    if buf.first()? >> 4 != 1 {
-        return None;
-    }
-    let mut i = 1;
-    while *buf.get(i)? & 0x80 != 0 {
-        i += 1;
-        if i > 4 {
-            return None;
-        }
-    }
-    i += 1;
-    let name_len = usize::from(u16::from_be_bytes([*buf.get(i)?, *buf.get(i + 1)?]));
-    buf.get(i + 2 + name_len).copied()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::peek_connect_level;
-
-    #[test]
-    fn is_the_protocol_level_found_in_a_connect() {
-        let connect = [
-            0x10, 0x0c, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x3c,
-        ];
-        assert_eq!(peek_connect_level(&connect), Some(5));
-        assert_eq!(peek_connect_level(&connect[..5]), None);
-        assert_eq!(peek_connect_level(&[0x30, 0x00]), None);
-    }
 }
