@@ -9,7 +9,10 @@
 //!
 //! Lives on the control thread; shards receive a clone at start-up.
 
+mod link;
 mod validate;
+
+pub use link::LinkConfig;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -38,6 +41,9 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
+    /// Links to remote clusters (`[[link]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub link: Vec<LinkConfig>,
     /// The file this configuration was read from, if any; relative TLS paths are
     /// resolved against its directory.
     #[serde(skip)]
@@ -176,6 +182,7 @@ impl Default for Config {
             admin: None,
             limits: Limits::default(),
             log: LogConfig::default(),
+            link: Vec::new(),
             source: None,
         }
     }

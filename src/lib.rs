@@ -33,6 +33,7 @@
 //! - [`retain`]: retained messages. [`message`]: a message in flight.
 //! - [`config`]: the TOML schema. [`metrics`]: counters.
 pub mod config;
+pub mod link;
 pub mod message;
 pub mod metrics;
 pub mod notify;

@@ -40,6 +40,8 @@ impl Notify {
 
 impl std::fmt::Debug for Notify {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Notify").field("pending", &self.pending.get()).finish()
+        f.debug_struct("Notify")
+            .field("pending", &self.pending.get())
+            .finish()
     }
 }

@@ -49,7 +49,11 @@ impl RetainStore {
     pub fn set(&mut self, msg: Arc<Message>, limit: usize) -> RetainOutcome {
         let topic = msg.topic.as_str().to_owned();
         if msg.payload.is_empty() {
-            return if self.remove(&topic) { RetainOutcome::Deleted } else { RetainOutcome::Nothing };
+            return if self.remove(&topic) {
+                RetainOutcome::Deleted
+            } else {
+                RetainOutcome::Nothing
+            };
         }
         let exists = self.find(&topic).is_some_and(|n| n.msg.is_some());
         if !exists && self.count >= limit {
@@ -97,7 +101,9 @@ fn remove_at(node: &mut Node, levels: &[&str]) -> bool {
     let Some((first, rest)) = levels.split_first() else {
         return node.msg.take().is_some();
     };
-    let Some(child) = node.children.get_mut(*first) else { return false };
+    let Some(child) = node.children.get_mut(*first) else {
+        return false;
+    };
     let removed = remove_at(child, rest);
     if child.msg.is_none() && child.children.is_empty() {
         node.children.remove(*first);
@@ -201,14 +207,19 @@ mod tests {
     #[test]
     fn does_the_store_agree_with_the_reference_matcher() {
         let topics = ["a", "a/b", "a/b/c", "a//c", "/a", "$SYS/x", "$SYS", "b/a"];
-        let filters = ["#", "+", "a/#", "a/+", "+/+", "a/+/c", "$SYS/#", "+/a", "/+", "+/#", "$SYS"];
+        let filters = [
+            "#", "+", "a/#", "a/+", "+/+", "a/+/c", "$SYS/#", "+/a", "/+", "+/#", "$SYS",
+        ];
         let mut s = RetainStore::default();
         for t in topics {
             s.set(msg(t, b"x"), 100);
         }
         for f in filters {
-            let mut expected: Vec<String> =
-                topics.iter().filter(|t| topic_matches(f, t)).map(|t| t.to_string()).collect();
+            let mut expected: Vec<String> = topics
+                .iter()
+                .filter(|t| topic_matches(f, t))
+                .map(|t| t.to_string())
+                .collect();
             expected.sort();
             assert_eq!(matching(&s, f), expected, "filter {f:?}");
         }

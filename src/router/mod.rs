@@ -16,9 +16,9 @@
 mod intersect;
 mod level;
 mod matcher;
-mod route_table;
 #[cfg(test)]
 mod properties;
+mod route_table;
 mod shared;
 mod subtree;
 mod trie;
@@ -26,6 +26,6 @@ mod trie;
 pub use intersect::{covers, intersect};
 pub use matcher::topic_matches;
 pub use route_table::{CoreMask, GroupRoute, RouteTable, Routes};
-pub use subtree::{Change, FilterSubs, SharedGroup, SubTree};
 pub use shared::{split_shared, SHARE_PREFIX};
+pub use subtree::{Change, FilterSubs, SharedGroup, SubTree};
 pub use trie::{Iter, Trie, INLINE_BRANCHES};

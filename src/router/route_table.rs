@@ -64,14 +64,20 @@ impl RouteTable {
             None => routes.cores |= bit,
             Some(name) => match routes.groups.iter_mut().find(|g| &*g.name == name) {
                 Some(g) => g.cores |= bit,
-                None => routes.groups.push(GroupRoute { name: Arc::from(name), cores: bit, next: Cell::new(0) }),
+                None => routes.groups.push(GroupRoute {
+                    name: Arc::from(name),
+                    cores: bit,
+                    next: Cell::new(0),
+                }),
             },
         }
     }
 
     /// Records that `core` no longer has subscribers of `filter` (in `group`).
     pub fn remove(&mut self, filter: &str, group: Option<&str>, core: usize) {
-        let Some(routes) = self.trie.get_mut(filter) else { return };
+        let Some(routes) = self.trie.get_mut(filter) else {
+            return;
+        };
         let bit = 1u64 << core;
         match group {
             None => routes.cores &= !bit,

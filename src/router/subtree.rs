@@ -22,7 +22,10 @@ pub struct FilterSubs<S, V> {
 
 impl<S, V> Default for FilterSubs<S, V> {
     fn default() -> Self {
-        FilterSubs { direct: Vec::new(), groups: Vec::new() }
+        FilterSubs {
+            direct: Vec::new(),
+            groups: Vec::new(),
+        }
     }
 }
 
@@ -94,7 +97,11 @@ impl<S: PartialEq, V> SubTree<S, V> {
                 let pos = match subs.groups.iter().position(|g| &*g.name == name) {
                     Some(pos) => pos,
                     None => {
-                        subs.groups.push(SharedGroup { name: Arc::from(name), members: Vec::new(), next: Cell::new(0) });
+                        subs.groups.push(SharedGroup {
+                            name: Arc::from(name),
+                            members: Vec::new(),
+                            next: Cell::new(0),
+                        });
                         subs.groups.len() - 1
                     }
                 };
@@ -103,16 +110,25 @@ impl<S: PartialEq, V> SubTree<S, V> {
         };
         if let Some(existing) = list.iter_mut().find(|(s, _)| *s == sub) {
             existing.1 = value;
-            return Change { changed: false, route: false };
+            return Change {
+                changed: false,
+                route: false,
+            };
         }
         list.push((sub, value));
-        Change { changed: true, route: list.len() == 1 }
+        Change {
+            changed: true,
+            route: list.len() == 1,
+        }
     }
 
     /// Removes `sub`'s subscription to `filter` (in `group` if shared).
     pub fn unsubscribe(&mut self, filter: &str, group: Option<&str>, sub: &S) -> Change {
         let Some(subs) = self.trie.get_mut(filter) else {
-            return Change { changed: false, route: false };
+            return Change {
+                changed: false,
+                route: false,
+            };
         };
         let (removed, now_empty) = match group {
             None => remove_from(&mut subs.direct, sub),
@@ -130,11 +146,18 @@ impl<S: PartialEq, V> SubTree<S, V> {
         if subs.direct.is_empty() && subs.groups.is_empty() {
             self.trie.remove(filter);
         }
-        Change { changed: removed, route: removed && now_empty }
+        Change {
+            changed: removed,
+            route: removed && now_empty,
+        }
     }
 
     /// Calls `visit(filter, subs)` for every filter matching `topic`.
-    pub fn for_each_match<'a>(&'a self, topic: &str, visit: impl FnMut(&'a str, &'a FilterSubs<S, V>)) {
+    pub fn for_each_match<'a>(
+        &'a self,
+        topic: &str,
+        visit: impl FnMut(&'a str, &'a FilterSubs<S, V>),
+    ) {
         self.trie.for_each_match_with_filter(topic, visit);
     }
 
@@ -161,11 +184,41 @@ mod tests {
     #[test]
     fn does_the_first_subscriber_of_a_filter_create_a_route_and_the_last_remove_it() {
         let mut t: SubTree<u32, u8> = SubTree::default();
-        assert_eq!(t.subscribe("a/+", None, 1, 0), Change { changed: true, route: true });
-        assert_eq!(t.subscribe("a/+", None, 2, 0), Change { changed: true, route: false });
-        assert_eq!(t.subscribe("a/+", None, 2, 1), Change { changed: false, route: false });
-        assert_eq!(t.unsubscribe("a/+", None, &1), Change { changed: true, route: false });
-        assert_eq!(t.unsubscribe("a/+", None, &2), Change { changed: true, route: true });
+        assert_eq!(
+            t.subscribe("a/+", None, 1, 0),
+            Change {
+                changed: true,
+                route: true
+            }
+        );
+        assert_eq!(
+            t.subscribe("a/+", None, 2, 0),
+            Change {
+                changed: true,
+                route: false
+            }
+        );
+        assert_eq!(
+            t.subscribe("a/+", None, 2, 1),
+            Change {
+                changed: false,
+                route: false
+            }
+        );
+        assert_eq!(
+            t.unsubscribe("a/+", None, &1),
+            Change {
+                changed: true,
+                route: false
+            }
+        );
+        assert_eq!(
+            t.unsubscribe("a/+", None, &2),
+            Change {
+                changed: true,
+                route: true
+            }
+        );
         assert_eq!(t.filter_count(), 0);
     }
 
@@ -187,10 +240,14 @@ mod tests {
             t.subscribe("a", Some("g"), m, 0);
         }
         let subs = t.get("a").expect("filter present");
-        let picks: Vec<u32> = (0..6).map(|_| subs.groups[0].pick(|_| true).expect("member").0).collect();
+        let picks: Vec<u32> = (0..6)
+            .map(|_| subs.groups[0].pick(|_| true).expect("member").0)
+            .collect();
         assert_eq!(picks, vec![1, 2, 3, 1, 2, 3]);
         // Member 2 is offline: it is skipped while others are usable.
-        let picks: Vec<u32> = (0..4).map(|_| subs.groups[0].pick(|m| *m != 2).expect("member").0).collect();
+        let picks: Vec<u32> = (0..4)
+            .map(|_| subs.groups[0].pick(|m| *m != 2).expect("member").0)
+            .collect();
         assert!(!picks.contains(&2));
     }
 }

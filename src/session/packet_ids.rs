@@ -21,7 +21,11 @@ impl PacketIds {
     pub fn allocate(&mut self, in_use: impl Fn(u16) -> bool) -> u16 {
         loop {
             let id = self.next;
-            self.next = if self.next == u16::MAX { 1 } else { self.next + 1 };
+            self.next = if self.next == u16::MAX {
+                1
+            } else {
+                self.next + 1
+            };
             if !in_use(id) {
                 return id;
             }

@@ -16,7 +16,9 @@ use bytes::BytesMut;
 use super::delivery::Delivery;
 use super::link::ConnLink;
 use super::packet_ids::PacketIds;
-use crate::protocol::{self, MqttStr, Packet, ProtocolVersion, PubResp, QoS, ReasonCode, SubscriptionOptions};
+use crate::protocol::{
+    self, MqttStr, Packet, ProtocolVersion, PubResp, QoS, ReasonCode, SubscriptionOptions,
+};
 
 /// How a session is shared on its core.
 pub type SessionRef = Rc<RefCell<Session>>;
@@ -88,7 +90,12 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(client_id: MqttStr, version: ProtocolVersion, window: usize, max_queued: usize) -> Self {
+    pub fn new(
+        client_id: MqttStr,
+        version: ProtocolVersion,
+        window: usize,
+        max_queued: usize,
+    ) -> Self {
         Session {
             client_id,
             version,
@@ -135,7 +142,9 @@ impl Session {
     pub fn fill(&mut self, out: &mut BytesMut, link: &ConnLink, now: Instant) -> FillStats {
         let mut stats = FillStats::default();
         while out.len() < WRITE_CHUNK {
-            let Some(front) = self.queue.front() else { break };
+            let Some(front) = self.queue.front() else {
+                break;
+            };
             if front.msg.is_expired(now) {
                 self.queue.pop_front();
                 stats.expired += 1;
@@ -144,15 +153,19 @@ impl Session {
             if front.qos != QoS::AtMostOnce && self.inflight.len() >= self.window {
                 break;
             }
-            let Some(delivery) = self.queue.pop_front() else { break };
+            let Some(delivery) = self.queue.pop_front() else {
+                break;
+            };
             let packet_id = if delivery.qos == QoS::AtMostOnce {
                 0
             } else {
                 let inflight = &self.inflight;
-                self.packet_ids.allocate(|id| inflight.iter().any(|i| i.packet_id == id))
+                self.packet_ids
+                    .allocate(|id| inflight.iter().any(|i| i.packet_id == id))
             };
             let publish = delivery.to_publish(packet_id, false, now);
-            if protocol::publish_encoded_len(&publish, link.version) > link.max_packet_out as usize {
+            if protocol::publish_encoded_len(&publish, link.version) > link.max_packet_out as usize
+            {
                 stats.too_large += 1;
                 continue;
             }
@@ -162,7 +175,11 @@ impl Session {
             }
             stats.delivered += 1;
             if delivery.qos != QoS::AtMostOnce {
-                self.inflight.push_back(Inflight { packet_id, stage: InflightStage::Published, delivery });
+                self.inflight.push_back(Inflight {
+                    packet_id,
+                    stage: InflightStage::Published,
+                    delivery,
+                });
             }
         }
         stats
@@ -173,7 +190,9 @@ impl Session {
     pub fn resend_inflight(&mut self, out: &mut BytesMut, link: &ConnLink, now: Instant) {
         for inflight in &self.inflight {
             let packet = match inflight.stage {
-                InflightStage::Published => Packet::Publish(inflight.delivery.to_publish(inflight.packet_id, true, now)),
+                InflightStage::Published => {
+                    Packet::Publish(inflight.delivery.to_publish(inflight.packet_id, true, now))
+                }
                 InflightStage::Released => Packet::PubRel(PubResp {
                     packet_id: inflight.packet_id,
                     reason_code: ReasonCode::Success,
@@ -213,7 +232,9 @@ impl Session {
     fn remove_inflight(&mut self, packet_id: u16, stage: InflightStage, qos: QoS) -> bool {
         // Acks nearly always come in order: the match is usually at the front.
         match self.inflight.iter().position(|i| i.packet_id == packet_id) {
-            Some(pos) if self.inflight[pos].stage == stage && self.inflight[pos].delivery.qos == qos => {
+            Some(pos)
+                if self.inflight[pos].stage == stage && self.inflight[pos].delivery.qos == qos =>
+            {
                 self.inflight.remove(pos);
                 true
             }
@@ -255,7 +276,10 @@ mod tests {
     }
 
     fn decode_all(mut out: BytesMut) -> Vec<Packet> {
-        let limits = DecodeLimits { version: Some(ProtocolVersion::V5), max_packet_size: u32::MAX };
+        let limits = DecodeLimits {
+            version: Some(ProtocolVersion::V5),
+            max_packet_size: u32::MAX,
+        };
         let mut v = Vec::new();
         while let Some(p) = decode(&mut out, &limits).expect("valid packets") {
             v.push(p);

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 
 use crate::metrics::CoreMetrics;
-use crate::protocol::{Connect, ConnAck, MqttStr, Properties, ProtocolVersion, ReasonCode};
+use crate::protocol::{ConnAck, Connect, MqttStr, Properties, ProtocolVersion, ReasonCode};
 use crate::session::{CloseReason, ConnLink, Session, SessionRef};
 
 use super::core::Core;
@@ -35,12 +35,16 @@ pub struct Refusal {
 pub fn admit(core: &Core, connect: &Connect) -> Result<(), Refusal> {
     if connect.protocol.is_v5() && connect.properties.authentication_method.is_some() {
         // Enhanced authentication (AUTH exchange) is not offered [MQTT-4.12.0-1].
-        return Err(Refusal { reason: ReasonCode::BadAuthenticationMethod });
+        return Err(Refusal {
+            reason: ReasonCode::BadAuthenticationMethod,
+        });
     }
     if let Some(will) = &connect.will {
         let levels = core.config.limits.max_topic_levels;
         if crate::protocol::validate_topic_name(will.topic.as_str(), levels).is_err() {
-            return Err(Refusal { reason: ReasonCode::TopicNameInvalid });
+            return Err(Refusal {
+                reason: ReasonCode::TopicNameInvalid,
+            });
         }
     }
     let max = core.config.limits.max_connections;
@@ -48,7 +52,9 @@ pub fn admit(core: &Core, connect: &Connect) -> Result<(), Refusal> {
     if prev >= max {
         core.shared.connections.fetch_sub(1, Ordering::Relaxed);
         CoreMetrics::add(&core.metrics.refused_max_connections, 1);
-        return Err(Refusal { reason: ReasonCode::QuotaExceeded });
+        return Err(Refusal {
+            reason: ReasonCode::QuotaExceeded,
+        });
     }
     CoreMetrics::add(&core.metrics.connections, 1);
     CoreMetrics::add(&core.metrics.connects, 1);
@@ -64,7 +70,11 @@ pub fn release(core: &Core) {
 /// The CONNACK refusing a connection, in the client's version (3.1.1 return codes
 /// are mapped by the codec).
 pub fn refusal_connack(reason: ReasonCode) -> ConnAck {
-    ConnAck { session_present: false, reason_code: reason, properties: Properties::default() }
+    ConnAck {
+        session_present: false,
+        reason_code: reason,
+        properties: Properties::default(),
+    }
 }
 
 /// Works out keep-alive and session expiry for this client.
@@ -128,7 +138,9 @@ pub fn attach_session(
                 window,
                 limits.max_queued_messages,
             )));
-            core.sessions.borrow_mut().insert(client_id.clone(), s.clone());
+            core.sessions
+                .borrow_mut()
+                .insert(client_id.clone(), s.clone());
             (s, false)
         }
     };
@@ -144,7 +156,13 @@ pub fn attach_session(
 }
 
 /// The CONNACK for an accepted connection.
-pub fn accept_connack(core: &Core, connect: &Connect, negotiated: &Negotiated, present: bool, assigned: bool) -> ConnAck {
+pub fn accept_connack(
+    core: &Core,
+    connect: &Connect,
+    negotiated: &Negotiated,
+    present: bool,
+    assigned: bool,
+) -> ConnAck {
     let mut properties = Properties::default();
     if connect.protocol.is_v5() {
         let limits = &core.config.limits;
@@ -166,5 +184,9 @@ pub fn accept_connack(core: &Core, connect: &Connect, negotiated: &Negotiated, p
             properties.session_expiry_interval = Some(negotiated.session_expiry);
         }
     }
-    ConnAck { session_present: present, reason_code: ReasonCode::Success, properties }
+    ConnAck {
+        session_present: present,
+        reason_code: ReasonCode::Success,
+        properties,
+    }
 }

@@ -19,7 +19,10 @@ use glommio::net::TcpStream;
 use rustls::{ServerConfig, ServerConnection};
 
 use crate::metrics::CoreMetrics;
-use crate::protocol::{self, Connect, DecodeLimits, Disconnect, Packet, ProtocolError, Properties, ReasonCode};
+use crate::protocol::{
+    self, Connect, DecodeLimits, Disconnect, Packet, Properties, ProtocolError, ProtocolVersion,
+    ReasonCode,
+};
 use crate::session::{CloseReason, ConnLink, SessionRef};
 
 use super::connect;
@@ -36,7 +39,12 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Serves a freshly accepted socket: reads CONNECT, then runs the session here or
 /// hands the socket to its owner core.
-pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: Option<SocketAddr>, tls: Option<Arc<ServerConfig>>) {
+pub async fn serve(
+    core: Rc<Core>,
+    stream: TcpStream,
+    peer: Option<SocketAddr>,
+    tls: Option<Arc<ServerConfig>>,
+) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(CONNECT_TIMEOUT));
     let mut buf = BytesMut::with_capacity(1024);
@@ -55,8 +63,13 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: Option<SocketAddr>, 
         }
         io.tls = Some(session);
     }
-    let limits = DecodeLimits { version: None, max_packet_size: core.config.limits.max_packet_size };
+    let limits = DecodeLimits {
+        version: None,
+        max_packet_size: core.config.limits.max_packet_size,
+    };
     let connect = loop {
+        // Read before decoding: a failed decode leaves the buffer unspecified.
+        let asked = protocol::peek_connect_version(&buf);
         match protocol::decode(&mut buf, &limits) {
             Ok(Some(Packet::Connect(c))) => break c,
             Ok(Some(_)) => {
@@ -66,7 +79,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: Option<SocketAddr>, 
             }
             Ok(None) => {}
             Err(e) => {
-                refuse_bad_connect(&core, &mut io, &buf, &e, peer).await;
+                refuse_bad_connect(&core, &mut io, asked, &e, peer).await;
                 return;
             }
         }
@@ -80,7 +93,12 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: Option<SocketAddr>, 
     if connect.client_id.is_empty() {
         if !connect.protocol.is_v5() && !connect.clean_start {
             // 3.1.1: an empty id needs clean session 1 [MQTT-3.1.3-8].
-            send_connack(&mut io, &connect, connect::refusal_connack(ReasonCode::ClientIdentifierNotValid)).await;
+            send_connack(
+                &mut io,
+                &connect,
+                connect::refusal_connack(ReasonCode::ClientIdentifierNotValid),
+            )
+            .await;
             return;
         }
         connect.client_id = core.assign_client_id();
@@ -93,10 +111,21 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: Option<SocketAddr>, 
         if fd < 0 {
             return;
         }
-        let tls = io.tls.take().and_then(|s| Rc::try_unwrap(s).ok()).map(|s| Box::new(s.into_inner()));
+        let tls = io
+            .tls
+            .take()
+            .and_then(|s| Rc::try_unwrap(s).ok())
+            .map(|s| Box::new(s.into_inner()));
         drop(io);
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let handoff = Handoff { fd, connect, buf, peer, assigned_id: assigned, tls };
+        let handoff = Handoff {
+            fd,
+            connect,
+            buf,
+            peer,
+            assigned_id: assigned,
+            tls,
+        };
         core.mesh.send(owner, CoreMsg::Handoff(Box::new(handoff)));
         return;
     }
@@ -105,37 +134,62 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: Option<SocketAddr>, 
 
 /// Starts a connection handed over by another core.
 pub async fn adopt(core: Rc<Core>, handoff: Box<Handoff>) {
-    let Handoff { fd, connect, buf, peer, assigned_id, tls } = *handoff;
+    let Handoff {
+        fd,
+        connect,
+        buf,
+        peer,
+        assigned_id,
+        tls,
+    } = *handoff;
     // SAFETY: the descriptor came to us by ownership; TcpStream takes it over.
     let stream = unsafe { TcpStream::from_raw_fd(fd.into_raw_fd()) };
-    let io = Transport { stream, tls: tls.map(|t| Rc::new(RefCell::new(*t))) };
+    let io = Transport {
+        stream,
+        tls: tls.map(|t| Rc::new(RefCell::new(*t))),
+    };
     run(core, io, connect, buf, peer, assigned_id).await;
 }
 
 /// Answers a CONNECT that could not be decoded: CONNACK with the reason where the
 /// protocol has one (unsupported version: 0x01 for 3.x [MQTT-3.1.2-2], 0x84 for 5.0;
 /// malformed 5.0 CONNECT: its reason code), then close.
-async fn refuse_bad_connect(core: &Core, io: &mut Transport, buf: &[u8], e: &ProtocolError, peer: Option<SocketAddr>) {
+async fn refuse_bad_connect(
+    core: &Core,
+    io: &mut Transport,
+    asked: Option<ProtocolVersion>,
+    e: &ProtocolError,
+    peer: Option<SocketAddr>,
+) {
     CoreMetrics::add(&core.metrics.protocol_errors, 1);
     if e.reason_code() == ReasonCode::PacketTooLarge {
         CoreMetrics::add(&core.metrics.packets_too_large, 1);
     }
     tracing::debug!(?peer, error = %e, "refusing CONNECT");
-    let level = peek_connect_level(buf);
-    let (version, reason) = match (level, e.reason_code()) {
-        (_, ReasonCode::UnsupportedProtocolVersion) => {
-            let v = if level == Some(5) { protocol::ProtocolVersion::V5 } else { protocol::ProtocolVersion::V3_1_1 };
-            (Some(v), ReasonCode::UnsupportedProtocolVersion)
-        }
-        (Some(5), rc) => (Some(protocol::ProtocolVersion::V5), rc),
-        (Some(4) | Some(3), ReasonCode::ClientIdentifierNotValid) => {
-            (Some(protocol::ProtocolVersion::V3_1_1), ReasonCode::ClientIdentifierNotValid)
+    // Unsupported level: CONNACK 0x01 in 3.1.1 form [MQTT-3.1.2-2] (5.0 clients read it
+    // as a refusal too); a 5.0 CONNECT that fails to decode: CONNACK with the error's
+    // reason code [MQTT-4.13.1-1]; 3.1.1: close without answer, except a bad client id
+    // (0x02).
+    let (version, reason) = match (asked, e.reason_code()) {
+        (_, ReasonCode::UnsupportedProtocolVersion) => (
+            Some(ProtocolVersion::V3_1_1),
+            ReasonCode::UnsupportedProtocolVersion,
+        ),
+        (Some(ProtocolVersion::V5), rc) => (Some(ProtocolVersion::V5), rc),
+        (Some(v), ReasonCode::ClientIdentifierNotValid) => {
+            (Some(v), ReasonCode::ClientIdentifierNotValid)
         }
         _ => (None, ReasonCode::MalformedPacket),
     };
     if let Some(version) = version {
         let mut out = BytesMut::new();
-        if protocol::encode(&Packet::ConnAck(connect::refusal_connack(reason)), version, &mut out).is_ok() {
+        if protocol::encode(
+            &Packet::ConnAck(connect::refusal_connack(reason)),
+            version,
+            &mut out,
+        )
+        .is_ok()
+        {
             let _ = io.write_all(&out).await;
         }
     }
@@ -149,7 +203,14 @@ async fn send_connack(io: &mut Transport, connect: &Connect, connack: protocol::
 }
 
 /// Runs an accepted connection on the session's owner core until it ends.
-async fn run(core: Rc<Core>, mut io: Transport, connect: Box<Connect>, buf: BytesMut, peer: Option<SocketAddr>, assigned: bool) {
+async fn run(
+    core: Rc<Core>,
+    mut io: Transport,
+    connect: Box<Connect>,
+    buf: BytesMut,
+    peer: Option<SocketAddr>,
+    assigned: bool,
+) {
     if let Err(refusal) = connect::admit(&core, &connect) {
         tracing::debug!(?peer, client = %connect.client_id, reason = ?refusal.reason, "CONNECT refused");
         send_connack(&mut io, &connect, connect::refusal_connack(refusal.reason)).await;
@@ -159,8 +220,14 @@ async fn run(core: Rc<Core>, mut io: Transport, connect: Box<Connect>, buf: Byte
     let max_packet_out = connect.properties.maximum_packet_size.unwrap_or(u32::MAX);
     let link = Rc::new(ConnLink::new(connect.protocol, max_packet_out));
     let receive_maximum = connect.properties.receive_maximum.unwrap_or(u16::MAX);
-    let (session, present) =
-        connect::attach_session(&core, &connect.client_id, connect.clean_start, &negotiated, receive_maximum, &link);
+    let (session, present) = connect::attach_session(
+        &core,
+        &connect.client_id,
+        connect.clean_start,
+        &negotiated,
+        receive_maximum,
+        &link,
+    );
     let connack = connect::accept_connack(&core, &connect, &negotiated, present, assigned);
     let mut state = ConnState {
         link: link.clone(),
@@ -173,7 +240,9 @@ async fn run(core: Rc<Core>, mut io: Transport, connect: Box<Connect>, buf: Byte
     state.send(&Packet::ConnAck(connack));
     if present {
         let mut ctrl = link.ctrl.borrow_mut();
-        session.borrow_mut().resend_inflight(&mut ctrl, &link, Instant::now());
+        session
+            .borrow_mut()
+            .resend_inflight(&mut ctrl, &link, Instant::now());
     }
     tracing::debug!(?peer, client = %connect.client_id, version = ?connect.protocol, present, "client connected");
 
@@ -181,21 +250,46 @@ async fn run(core: Rc<Core>, mut io: Transport, connect: Box<Connect>, buf: Byte
     // SAFETY: dup of a live descriptor we own; the new TcpStream owns the copy.
     let wfd = unsafe { libc::dup(io.stream.as_raw_fd()) };
     if wfd < 0 {
-        detach(&core, &mut state, Flow::Close { reason: CloseReason::Quiet, will: true });
+        detach(
+            &core,
+            &mut state,
+            Flow::Close {
+                reason: CloseReason::Quiet,
+                will: true,
+            },
+        );
         return;
     }
-    let writer = Transport { stream: unsafe { TcpStream::from_raw_fd(wfd) }, tls: io.tls.clone() };
-    glommio::spawn_local(write_loop(core.clone(), link.clone(), session.clone(), writer, wfd)).detach();
+    let writer = Transport {
+        stream: unsafe { TcpStream::from_raw_fd(wfd) },
+        tls: io.tls.clone(),
+    };
+    glommio::spawn_local(write_loop(
+        core.clone(),
+        link.clone(),
+        session.clone(),
+        writer,
+        wfd,
+    ))
+    .detach();
 
     let flow = read_loop(&core, &mut io, buf, &mut state).await;
     detach(&core, &mut state, flow);
 }
 
-async fn read_loop(core: &Core, io: &mut Transport, mut buf: BytesMut, state: &mut ConnState) -> Flow {
+async fn read_loop(
+    core: &Core,
+    io: &mut Transport,
+    mut buf: BytesMut,
+    state: &mut ConnState,
+) -> Flow {
     let keep_alive = state.negotiated.keep_alive;
     let timeout = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
     let _ = io.stream.set_read_timeout(timeout);
-    let limits = DecodeLimits { version: Some(state.link.version), max_packet_size: core.config.limits.max_packet_size };
+    let limits = DecodeLimits {
+        version: Some(state.link.version),
+        max_packet_size: core.config.limits.max_packet_size,
+    };
     loop {
         loop {
             match protocol::decode(&mut buf, &limits) {
@@ -218,13 +312,21 @@ async fn read_loop(core: &Core, io: &mut Transport, mut buf: BytesMut, state: &m
         }
         if state.link.close.get().is_some() {
             // Taken over or shutting down: the writer is closing the socket.
-            return Flow::Close { reason: CloseReason::Quiet, will: true };
+            return Flow::Close {
+                reason: CloseReason::Quiet,
+                will: true,
+            };
         }
         while core.mesh.congested() {
             glommio::timer::sleep(Duration::from_millis(1)).await;
         }
         match io.read_more(&mut buf).await {
-            Ok(0) => return Flow::Close { reason: CloseReason::Quiet, will: true },
+            Ok(0) => {
+                return Flow::Close {
+                    reason: CloseReason::Quiet,
+                    will: true,
+                }
+            }
             Ok(_) => {
                 if io.tls_wants_write() {
                     state.link.wake.notify();
@@ -235,7 +337,12 @@ async fn read_loop(core: &Core, io: &mut Transport, mut buf: BytesMut, state: &m
                 CoreMetrics::add(&core.metrics.keepalive_timeouts, 1);
                 return state.violation(ReasonCode::KeepAliveTimeout);
             }
-            Err(_) => return Flow::Close { reason: CloseReason::Quiet, will: true },
+            Err(_) => {
+                return Flow::Close {
+                    reason: CloseReason::Quiet,
+                    will: true,
+                }
+            }
         }
         glommio::yield_if_needed().await;
     }
@@ -243,7 +350,13 @@ async fn read_loop(core: &Core, io: &mut Transport, mut buf: BytesMut, state: &m
 
 /// The connection ended: tell the writer, then settle the will and the session.
 fn detach(core: &Rc<Core>, state: &mut ConnState, flow: Flow) {
-    let Flow::Close { reason, will: publish_will } = flow else { return };
+    let Flow::Close {
+        reason,
+        will: publish_will,
+    } = flow
+    else {
+        return;
+    };
     connect::release(core);
     state.link.request_close(reason);
     force_close_later(state.link.clone());
@@ -255,7 +368,10 @@ fn detach(core: &Rc<Core>, state: &mut ConnState, flow: Flow) {
         }
         ours
     };
-    let shutting_down = core.shared.shutdown.load(std::sync::atomic::Ordering::Relaxed);
+    let shutting_down = core
+        .shared
+        .shutdown
+        .load(std::sync::atomic::Ordering::Relaxed);
     if let Some(w) = state.will.take() {
         if publish_will && !shutting_down {
             will::settle(core, &state.session, w, state.client_id.clone(), ours);
@@ -281,7 +397,13 @@ fn force_close_later(link: Rc<ConnLink>) {
     .detach();
 }
 
-async fn write_loop(core: Rc<Core>, link: Rc<ConnLink>, session: SessionRef, mut io: Transport, fd: RawFd) {
+async fn write_loop(
+    core: Rc<Core>,
+    link: Rc<ConnLink>,
+    session: SessionRef,
+    mut io: Transport,
+    fd: RawFd,
+) {
     link.fd.set(Some(fd));
     let mut out = BytesMut::with_capacity(4096);
     loop {
@@ -290,21 +412,24 @@ async fn write_loop(core: Rc<Core>, link: Rc<ConnLink>, session: SessionRef, mut
             out.extend_from_slice(&ctrl);
             ctrl.clear();
         }
-        let mut s = session.borrow_mut();
-        if s.conn.as_ref().is_some_and(|c| Rc::ptr_eq(c, &link)) {
-            let stats = s.fill(&mut out, &link, Instant::now());
-            drop(s);
+        let stats = {
+            let mut s = session.borrow_mut();
+            let ours = s.conn.as_ref().is_some_and(|c| Rc::ptr_eq(c, &link));
+            ours.then(|| s.fill(&mut out, &link, Instant::now()))
+        };
+        if let Some(stats) = stats {
             CoreMetrics::add(&core.metrics.messages_delivered, stats.delivered);
             CoreMetrics::add(&core.metrics.dropped_expired, stats.expired);
             CoreMetrics::add(&core.metrics.dropped_too_large_for_client, stats.too_large);
-        } else {
-            drop(s);
         }
         if out.is_empty() && !io.tls_wants_write() {
             if let Some(reason) = link.close.get() {
                 if let CloseReason::Disconnect(rc) = reason {
                     if link.version.is_v5() {
-                        let d = Packet::Disconnect(Disconnect { reason_code: rc, properties: Properties::default() });
+                        let d = Packet::Disconnect(Disconnect {
+                            reason_code: rc,
+                            properties: Properties::default(),
+                        });
                         let _ = protocol::encode(&d, link.version, &mut out);
                         let _ = io.write_all(&out).await;
                     }
@@ -348,36 +473,8 @@ pub fn close_all(core: &Core) {
 
 /// Whether every connection of this core has finished closing.
 pub fn all_closed(core: &Core) -> bool {
-    core.sessions.borrow().values().all(|s| s.borrow().conn.as_ref().is_none_or(|l| l.closed.get()))
-}
-
-/// The protocol level byte of a CONNECT at the start of `buf`, if it is there:
-/// fixed header, remaining length, 2-byte name length, name, level.
-fn peek_connect_level(buf: &[u8]) -> Option<u8> {
-    if buf.first()? >> 4 != 1 {
-        return None;
-    }
-    let mut i = 1;
-    while *buf.get(i)? & 0x80 != 0 {
-        i += 1;
-        if i > 4 {
-            return None;
-        }
-    }
-    i += 1;
-    let name_len = usize::from(u16::from_be_bytes([*buf.get(i)?, *buf.get(i + 1)?]));
-    buf.get(i + 2 + name_len).copied()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::peek_connect_level;
-
-    #[test]
-    fn is_the_protocol_level_found_in_a_connect() {
-        let connect = [0x10, 0x0c, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x3c];
-        assert_eq!(peek_connect_level(&connect), Some(5));
-        assert_eq!(peek_connect_level(&connect[..5]), None);
-        assert_eq!(peek_connect_level(&[0x30, 0x00]), None);
-    }
+    core.sessions
+        .borrow()
+        .values()
+        .all(|s| s.borrow().conn.as_ref().is_none_or(|l| l.closed.get()))
 }

@@ -85,7 +85,12 @@ pub struct Core {
 }
 
 impl Core {
-    pub fn new(config: Arc<Config>, shared: Arc<Shared>, metrics: Arc<CoreMetrics>, mesh: Rc<Mesh>) -> Self {
+    pub fn new(
+        config: Arc<Config>,
+        shared: Arc<Shared>,
+        metrics: Arc<CoreMetrics>,
+        mesh: Rc<Mesh>,
+    ) -> Self {
         Core {
             config,
             shared,
@@ -140,15 +145,17 @@ impl Core {
         let cores = self.mesh.cores();
         let me = self.id();
         let mut plain: u64 = 0;
-        let mut groups: SmallVec<[(usize, Arc<str>, Arc<str>); 2]> = SmallVec::new();
-        self.routes.borrow().for_each_match(msg.topic.as_str(), |filter, routes| {
-            plain |= routes.cores;
-            for g in &routes.groups {
-                if let Some(core) = g.pick_core() {
-                    groups.push((core, Arc::from(filter), g.name.clone()));
+        let mut groups: SmallVec<[GroupPick; 2]> = SmallVec::new();
+        self.routes
+            .borrow()
+            .for_each_match(msg.topic.as_str(), |filter, routes| {
+                plain |= routes.cores;
+                for g in &routes.groups {
+                    if let Some(core) = g.pick_core() {
+                        groups.push((core, Arc::from(filter), g.name.clone()));
+                    }
                 }
-            }
-        });
+            });
         for core in 0..cores {
             let is_plain = plain & (1u64 << core) != 0;
             let mut mine: SmallVec<[(Arc<str>, Arc<str>); 1]> = SmallVec::new();
@@ -163,7 +170,14 @@ impl Core {
             if core == me {
                 self.deliver_local(&msg, is_plain, &mine);
             } else {
-                self.mesh.send(core, CoreMsg::Deliver { msg: msg.clone(), plain: is_plain, groups: mine });
+                self.mesh.send(
+                    core,
+                    CoreMsg::Deliver {
+                        msg: msg.clone(),
+                        plain: is_plain,
+                        groups: mine,
+                    },
+                );
             }
         }
     }
@@ -176,27 +190,29 @@ impl Core {
         let mut hits = self.scratch.borrow_mut();
         hits.clear();
         let mut filters_matched = 0usize;
-        self.subtree.borrow().for_each_match(msg.topic.as_str(), |filter, subs| {
-            filters_matched += 1;
-            if plain {
-                for (sess, opts) in &subs.direct {
-                    if opts.no_local && sess.0.borrow().client_id == msg.publisher {
-                        continue;
-                    }
-                    hits.push(Hit::new(sess, opts));
-                }
-            }
-            for (gf, gname) in groups {
-                if &**gf != filter {
-                    continue;
-                }
-                if let Some(group) = subs.groups.iter().find(|g| g.name == *gname) {
-                    if let Some((sess, opts)) = group.pick(|s| s.0.borrow().conn.is_some()) {
+        self.subtree
+            .borrow()
+            .for_each_match(msg.topic.as_str(), |filter, subs| {
+                filters_matched += 1;
+                if plain {
+                    for (sess, opts) in &subs.direct {
+                        if opts.no_local && sess.0.borrow().client_id == msg.publisher {
+                            continue;
+                        }
                         hits.push(Hit::new(sess, opts));
                     }
                 }
-            }
-        });
+                for (gf, gname) in groups {
+                    if &**gf != filter {
+                        continue;
+                    }
+                    if let Some(group) = subs.groups.iter().find(|g| g.name == *gname) {
+                        if let Some((sess, opts)) = group.pick(|s| s.0.borrow().conn.is_some()) {
+                            hits.push(Hit::new(sess, opts));
+                        }
+                    }
+                }
+            });
         if filters_matched > 1 && hits.len() > 1 {
             merge_overlapping(&mut hits);
         }
@@ -250,7 +266,15 @@ impl Core {
                 sub_ids.push(id);
             }
             let qos = msg.qos.min(opts.qos);
-            self.enqueue(session, Delivery { msg, qos, retain: true, sub_ids });
+            self.enqueue(
+                session,
+                Delivery {
+                    msg,
+                    qos,
+                    retain: true,
+                    sub_ids,
+                },
+            );
         }
     }
 
@@ -258,17 +282,33 @@ impl Core {
 
     /// Adds a subscription for `session` (filter already validated; `filter` may be
     /// `$share/<group>/<f>`), broadcasting a route if this core had no subscriber of it.
-    pub fn subscribe(&self, session: &SessionRef, filter: &str, opts: SubOpts, entry: SubEntry) -> Subscribed {
+    pub fn subscribe(
+        &self,
+        session: &SessionRef,
+        filter: &str,
+        opts: SubOpts,
+        entry: SubEntry,
+    ) -> Subscribed {
         let (group, inner) = match split_shared(filter) {
             Some((g, f)) => (Some(g), f),
             None => (None, filter),
         };
-        let change = self.subtree.borrow_mut().subscribe(inner, group, SessionHandle(session.clone()), opts);
-        let existed = session.borrow_mut().subscriptions.insert(Arc::from(filter), entry).is_some();
+        let change =
+            self.subtree
+                .borrow_mut()
+                .subscribe(inner, group, SessionHandle(session.clone()), opts);
+        let existed = session
+            .borrow_mut()
+            .subscriptions
+            .insert(Arc::from(filter), entry)
+            .is_some();
         if change.route {
             self.broadcast_route(inner, group, true);
         }
-        Subscribed { existed: existed || !change.changed, route_changed: change.route }
+        Subscribed {
+            existed: existed || !change.changed,
+            route_changed: change.route,
+        }
     }
 
     /// Removes a subscription; returns whether the session had it.
@@ -278,7 +318,10 @@ impl Core {
             Some((g, f)) => (Some(g), f),
             None => (None, filter),
         };
-        let change = self.subtree.borrow_mut().unsubscribe(inner, group, &SessionHandle(session.clone()));
+        let change =
+            self.subtree
+                .borrow_mut()
+                .unsubscribe(inner, group, &SessionHandle(session.clone()));
         if change.route {
             self.broadcast_route(inner, group, false);
         }
@@ -310,7 +353,12 @@ impl Core {
         }
         let filter: Arc<str> = Arc::from(filter);
         let group: Option<Arc<str>> = group.map(Arc::from);
-        self.mesh.broadcast(|| CoreMsg::Route { filter: filter.clone(), group: group.clone(), core: me, add });
+        self.mesh.broadcast(|| CoreMsg::Route {
+            filter: filter.clone(),
+            group: group.clone(),
+            core: me,
+            add,
+        });
     }
 
     // ----- barrier ----------------------------------------------------------------
@@ -349,7 +397,12 @@ impl Core {
     pub fn on_core_msg(&self, msg: CoreMsg) -> Option<Box<super::mesh::Handoff>> {
         match msg {
             CoreMsg::Handoff(h) => return Some(h),
-            CoreMsg::Route { filter, group, core, add } => {
+            CoreMsg::Route {
+                filter,
+                group,
+                core,
+                add,
+            } => {
                 let mut routes = self.routes.borrow_mut();
                 if add {
                     routes.add(&filter, group.as_deref(), core);
@@ -384,6 +437,9 @@ pub fn owner_core(client_id: &str, cores: usize) -> usize {
     h.write(client_id.as_bytes());
     (h.finish() % cores.max(1) as u64) as usize
 }
+
+/// A shared group's pick for one message: (core, filter, group).
+type GroupPick = (usize, Arc<str>, Arc<str>);
 
 /// One session a message goes to, with what its matching subscriptions ask for.
 #[derive(Debug)]

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use crate::message::{Message, Origin};
 use crate::metrics::CoreMetrics;
 use crate::protocol::{
-    self, Disconnect, MqttStr, Packet, Properties, PubResp, Publish, QoS, ReasonCode, SubAck, Subscribe, UnsubAck,
-    Unsubscribe, Will,
+    self, Disconnect, MqttStr, Packet, Properties, PubResp, Publish, QoS, ReasonCode, SubAck,
+    Subscribe, UnsubAck, Unsubscribe, Will,
 };
 use crate::session::{CloseReason, ConnLink, SessionRef, SubEntry};
 
@@ -21,7 +21,10 @@ use super::core::{Core, SubOpts};
 pub enum Flow {
     Continue,
     /// End the connection. `will` says whether the Will Message is published.
-    Close { reason: CloseReason, will: bool },
+    Close {
+        reason: CloseReason,
+        will: bool,
+    },
 }
 
 /// The per-connection state the handlers need besides the session.
@@ -54,7 +57,11 @@ impl ConnState {
 
     /// Closing for a protocol violation: 5.0 clients learn why [MQTT-4.13.1-1].
     pub fn violation(&self, reason: ReasonCode) -> Flow {
-        let reason = if self.is_v5() { CloseReason::Disconnect(reason) } else { CloseReason::Quiet };
+        let reason = if self.is_v5() {
+            CloseReason::Disconnect(reason)
+        } else {
+            CloseReason::Quiet
+        };
         Flow::Close { reason, will: true }
     }
 }
@@ -114,7 +121,8 @@ async fn on_publish(core: &Core, conn: &mut ConnState, mut p: Publish) -> Flow {
             conn.aliases[slot] = Some(p.topic.clone());
         }
     }
-    if protocol::validate_topic_name(p.topic.as_str(), core.config.limits.max_topic_levels).is_err() {
+    if protocol::validate_topic_name(p.topic.as_str(), core.config.limits.max_topic_levels).is_err()
+    {
         return conn.violation(ReasonCode::TopicNameInvalid);
     }
     let packet_id = p.packet_id;
@@ -195,26 +203,46 @@ pub fn message_from_will(will: Will, publisher: MqttStr) -> Message {
 }
 
 fn ack(packet_id: u16) -> PubResp {
-    PubResp { packet_id, reason_code: ReasonCode::Success, properties: Properties::default() }
+    PubResp {
+        packet_id,
+        reason_code: ReasonCode::Success,
+        properties: Properties::default(),
+    }
 }
 
 fn on_pubrec(conn: &mut ConnState, r: PubResp) -> Flow {
     let known = conn.session.borrow_mut().on_pubrec(r.packet_id);
-    let reason = if known { ReasonCode::Success } else { ReasonCode::PacketIdentifierNotFound };
+    let reason = if known {
+        ReasonCode::Success
+    } else {
+        ReasonCode::PacketIdentifierNotFound
+    };
     if r.reason_code.is_error() {
         // The client refused the message: it is done [MQTT-4.3.3-?]; no PUBREL follows.
         conn.session.borrow_mut().on_pubcomp(r.packet_id);
         conn.link.wake.notify();
         return Flow::Continue;
     }
-    conn.send(&Packet::PubRel(PubResp { packet_id: r.packet_id, reason_code: reason, properties: Properties::default() }));
+    conn.send(&Packet::PubRel(PubResp {
+        packet_id: r.packet_id,
+        reason_code: reason,
+        properties: Properties::default(),
+    }));
     Flow::Continue
 }
 
 fn on_pubrel(conn: &mut ConnState, r: PubResp) -> Flow {
     let known = conn.session.borrow_mut().incoming_qos2.remove(&r.packet_id);
-    let reason = if known { ReasonCode::Success } else { ReasonCode::PacketIdentifierNotFound };
-    conn.send(&Packet::PubComp(PubResp { packet_id: r.packet_id, reason_code: reason, properties: Properties::default() }));
+    let reason = if known {
+        ReasonCode::Success
+    } else {
+        ReasonCode::PacketIdentifierNotFound
+    };
+    conn.send(&Packet::PubComp(PubResp {
+        packet_id: r.packet_id,
+        reason_code: reason,
+        properties: Properties::default(),
+    }));
     Flow::Continue
 }
 
@@ -227,7 +255,11 @@ async fn on_subscribe(core: &Core, conn: &mut ConnState, s: Subscribe) -> Flow {
     for (filter, options) in &s.filters {
         let text = filter.as_str();
         if protocol::validate_topic_filter(text, levels).is_err() {
-            reason_codes.push(if conn.is_v5() { ReasonCode::TopicFilterInvalid } else { ReasonCode::UnspecifiedError });
+            reason_codes.push(if conn.is_v5() {
+                ReasonCode::TopicFilterInvalid
+            } else {
+                ReasonCode::UnspecifiedError
+            });
             continue;
         }
         let shared = protocol::parse_shared(text).is_some();
@@ -241,7 +273,10 @@ async fn on_subscribe(core: &Core, conn: &mut ConnState, s: Subscribe) -> Flow {
             retain_as_published: options.retain_as_published,
             sub_id,
         };
-        let entry = SubEntry { options: options.clone(), sub_id };
+        let entry = SubEntry {
+            options: *options,
+            sub_id,
+        };
         let result = core.subscribe(&conn.session, text, opts.clone(), entry);
         route_changed |= result.route_changed;
         // Retained messages are not sent for shared subscriptions [MQTT-3.8.4-?/4.8.2].
@@ -264,7 +299,11 @@ async fn on_subscribe(core: &Core, conn: &mut ConnState, s: Subscribe) -> Flow {
         // Make sure every core routes to us before the client learns it is subscribed.
         core.barrier().await;
     }
-    conn.send(&Packet::SubAck(SubAck { packet_id: s.packet_id, properties: Properties::default(), reason_codes }));
+    conn.send(&Packet::SubAck(SubAck {
+        packet_id: s.packet_id,
+        properties: Properties::default(),
+        reason_codes,
+    }));
     for (filter, opts) in retained_for {
         core.send_retained(&conn.session, &filter, &opts);
     }
@@ -283,7 +322,11 @@ fn on_unsubscribe(core: &Core, conn: &mut ConnState, u: Unsubscribe) -> Flow {
             }
         })
         .collect();
-    conn.send(&Packet::UnsubAck(UnsubAck { packet_id: u.packet_id, properties: Properties::default(), reason_codes }));
+    conn.send(&Packet::UnsubAck(UnsubAck {
+        packet_id: u.packet_id,
+        properties: Properties::default(),
+        reason_codes,
+    }));
     Flow::Continue
 }
 
@@ -293,9 +336,13 @@ fn on_disconnect(core: &Core, conn: &mut ConnState, d: Disconnect) -> Flow {
             // Cannot turn a session that ends with the connection into a lasting one [MQTT-3.14.2-2].
             return conn.violation(ReasonCode::ProtocolError);
         }
-        conn.session.borrow_mut().expiry_interval = expiry.min(core.config.limits.max_session_expiry);
+        conn.session.borrow_mut().expiry_interval =
+            expiry.min(core.config.limits.max_session_expiry);
     }
     // Normal DISCONNECT discards the will [MQTT-3.14.4-3]; 0x04 asks for it.
     let will = d.reason_code == ReasonCode::DisconnectWithWill;
-    Flow::Close { reason: CloseReason::Quiet, will }
+    Flow::Close {
+        reason: CloseReason::Quiet,
+        will,
+    }
 }

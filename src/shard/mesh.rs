@@ -35,10 +35,19 @@ pub enum CoreMsg {
     Handoff(Box<Handoff>),
     /// Core `core` gained its first (`add`) or lost its last local subscriber of
     /// `filter` (in shared `group`, if any).
-    Route { filter: Arc<str>, group: Option<Arc<str>>, core: usize, add: bool },
+    Route {
+        filter: Arc<str>,
+        group: Option<Arc<str>>,
+        core: usize,
+        add: bool,
+    },
     /// Deliver `msg` to this core's matching sessions: to plain subscribers if
     /// `plain`, and to one member of each listed (filter, group) shared subscription.
-    Deliver { msg: Arc<Message>, plain: bool, groups: SmallVec<[(Arc<str>, Arc<str>); 1]> },
+    Deliver {
+        msg: Arc<Message>,
+        plain: bool,
+        groups: SmallVec<[(Arc<str>, Arc<str>); 1]>,
+    },
     /// Apply a retained-message update to this core's replica.
     Retain(Arc<Message>),
     /// Everything `from` sent before this has been applied: answer with `BarrierAck`.

@@ -30,7 +30,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot start executor for core {core}: {source}")]
-    Executor { core: usize, source: glommio::GlommioError<()> },
+    Executor {
+        core: usize,
+        source: glommio::GlommioError<()>,
+    },
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
     #[error("core {core} stopped with an error: {message}")]
@@ -62,13 +65,21 @@ impl Broker {
             };
             let core_metrics = Arc::new(CoreMetrics::default());
             metrics.push(core_metrics.clone());
-            let (config, shared, mesh, ready) = (config.clone(), shared.clone(), mesh.clone(), ready_tx.clone());
-            let handle = LocalExecutorBuilder::new(placement)
-                .name(&format!("meridian-core-{core}"))
-                .io_memory(IO_MEMORY)
-                .spin_before_park(Duration::from_micros(50))
-                .spawn(move || async move { run_core(config, shared, core_metrics, mesh, ready).await })
-                .map_err(|source| StartError::Executor { core, source })?;
+            let (config, shared, mesh, ready) = (
+                config.clone(),
+                shared.clone(),
+                mesh.clone(),
+                ready_tx.clone(),
+            );
+            let handle =
+                LocalExecutorBuilder::new(placement)
+                    .name(&format!("meridian-core-{core}"))
+                    .io_memory(IO_MEMORY)
+                    .spin_before_park(Duration::from_micros(50))
+                    .spawn(move || async move {
+                        run_core(config, shared, core_metrics, mesh, ready).await
+                    })
+                    .map_err(|source| StartError::Executor { core, source })?;
             handles.push(handle);
         }
         drop(ready_tx);
@@ -82,7 +93,11 @@ impl Broker {
                 Err(_) => break,
             }
         }
-        Ok(Broker { shared, handles, metrics })
+        Ok(Broker {
+            shared,
+            handles,
+            metrics,
+        })
     }
 
     /// Asks every core to close its connections and stop.
@@ -96,7 +111,12 @@ impl Broker {
             match handle.join() {
                 Ok(Ok(())) => {}
                 Ok(Err(message)) => return Err(StartError::Core { core, message }),
-                Err(e) => return Err(StartError::Core { core, message: e.to_string() }),
+                Err(e) => {
+                    return Err(StartError::Core {
+                        core,
+                        message: e.to_string(),
+                    })
+                }
             }
         }
         Ok(())
@@ -105,8 +125,11 @@ impl Broker {
 
 /// Runs the broker until SIGINT or SIGTERM, then shuts it down cleanly.
 pub fn run(config: Config) -> Result<(), StartError> {
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
-        .map_err(StartError::Signals)?;
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .map_err(StartError::Signals)?;
     let broker = Broker::start(config)?;
     if let Some(signal) = signals.forever().next() {
         tracing::info!(signal, "shutting down");
@@ -128,18 +151,26 @@ fn log_totals(metrics: &[Arc<CoreMetrics>]) {
             totals[i].1 += v;
         }
     }
-    let text: Vec<String> = totals.iter().filter(|(_, v)| *v > 0).map(|(n, v)| format!("{n}={v}")).collect();
+    let text: Vec<String> = totals
+        .iter()
+        .filter(|(_, v)| *v > 0)
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect();
     tracing::info!(counters = %text.join(" "), "stopped");
 }
 
 fn online_cpus() -> Vec<usize> {
     // SAFETY: sched_getaffinity fills the zeroed set we pass.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    let ok = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } == 0;
+    let ok =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) }
+            == 0;
     if !ok {
         return Vec::new();
     }
-    (0..libc::CPU_SETSIZE as usize).filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) }).collect()
+    (0..libc::CPU_SETSIZE as usize)
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect()
 }
 
 async fn run_core(
@@ -157,7 +188,12 @@ async fn run_core(
         }
     };
     let mesh = Rc::new(Mesh::new(senders));
-    let core = Rc::new(Core::new(config.clone(), shared.clone(), metrics, mesh.clone()));
+    let core = Rc::new(Core::new(
+        config.clone(),
+        shared.clone(),
+        metrics,
+        mesh.clone(),
+    ));
     let me = core.id();
 
     let mut listeners = Vec::new();
@@ -215,7 +251,13 @@ async fn run_core(
                 match listener.accept().await {
                     Ok(stream) => {
                         let peer = stream.peer_addr().ok();
-                        glommio::spawn_local(connection::serve(core.clone(), stream, peer, tls.clone())).detach();
+                        glommio::spawn_local(connection::serve(
+                            core.clone(),
+                            stream,
+                            peer,
+                            tls.clone(),
+                        ))
+                        .detach();
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");

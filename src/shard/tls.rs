@@ -24,9 +24,17 @@ use crate::config::TlsConfig;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
     #[error("{key}: cannot read {path}: {source}")]
-    Read { key: &'static str, path: String, source: io::Error },
+    Read {
+        key: &'static str,
+        path: String,
+        source: io::Error,
+    },
     #[error("{key}: {path} holds no {what}")]
-    Empty { key: &'static str, path: String, what: &'static str },
+    Empty {
+        key: &'static str,
+        path: String,
+        what: &'static str,
+    },
     #[error("{key}: {problem}")]
     Invalid { key: &'static str, problem: String },
 }
@@ -38,40 +46,65 @@ pub fn server_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, TlsSetupError
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| TlsSetupError::Invalid { key: "tls", problem: e.to_string() })?;
+        .map_err(|e| TlsSetupError::Invalid {
+            key: "tls",
+            problem: e.to_string(),
+        })?;
     let builder = match &tls.ca {
         None => builder.with_no_client_auth(),
         Some(ca) => {
             let mut roots = RootCertStore::empty();
             for cert in load_certs(ca, "tls.ca")? {
-                roots
-                    .add(cert)
-                    .map_err(|e| TlsSetupError::Invalid { key: "tls.ca", problem: e.to_string() })?;
+                roots.add(cert).map_err(|e| TlsSetupError::Invalid {
+                    key: "tls.ca",
+                    problem: e.to_string(),
+                })?;
             }
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
-                .map_err(|e| TlsSetupError::Invalid { key: "tls.ca", problem: e.to_string() })?;
+                .map_err(|e| TlsSetupError::Invalid {
+                    key: "tls.ca",
+                    problem: e.to_string(),
+                })?;
             builder.with_client_cert_verifier(verifier)
         }
     };
     let config = builder
         .with_single_cert(certs, key)
-        .map_err(|e| TlsSetupError::Invalid { key: "tls.key", problem: format!("does not match tls.cert: {e}") })?;
+        .map_err(|e| TlsSetupError::Invalid {
+            key: "tls.key",
+            problem: format!("does not match tls.cert: {e}"),
+        })?;
     Ok(Arc::new(config))
 }
 
 fn open(path: &Path, key: &'static str) -> Result<BufReader<File>, TlsSetupError> {
     File::open(path)
         .map(BufReader::new)
-        .map_err(|source| TlsSetupError::Read { key, path: path.display().to_string(), source })
+        .map_err(|source| TlsSetupError::Read {
+            key,
+            path: path.display().to_string(),
+            source,
+        })
 }
 
-fn load_certs(path: &Path, key: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
+fn load_certs(
+    path: &Path,
+    key: &'static str,
+) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
     let mut reader = open(path, key)?;
     let certs: Result<Vec<_>, _> = rustls_pemfile::certs(&mut reader).collect();
-    let certs = certs.map_err(|source| TlsSetupError::Read { key, path: path.display().to_string(), source })?;
+    let certs = certs.map_err(|source| TlsSetupError::Read {
+        key,
+        path: path.display().to_string(),
+        source,
+    })?;
     if certs.is_empty() {
-        return Err(TlsSetupError::Empty { key, path: path.display().to_string(), what: "PEM certificate" });
+        return Err(TlsSetupError::Empty {
+            key,
+            path: path.display().to_string(),
+            what: "PEM certificate",
+        });
     }
     Ok(certs)
 }
@@ -80,8 +113,16 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsSetupError> {
     let key = "tls.key";
     let mut reader = open(path, key)?;
     rustls_pemfile::private_key(&mut reader)
-        .map_err(|source| TlsSetupError::Read { key, path: path.display().to_string(), source })?
-        .ok_or_else(|| TlsSetupError::Empty { key, path: path.display().to_string(), what: "PEM private key" })
+        .map_err(|source| TlsSetupError::Read {
+            key,
+            path: path.display().to_string(),
+            source,
+        })?
+        .ok_or_else(|| TlsSetupError::Empty {
+            key,
+            path: path.display().to_string(),
+            what: "PEM private key",
+        })
 }
 
 /// The TLS state of one connection, shared by its reader and writer.
@@ -103,14 +144,21 @@ pub async fn flush(stream: &mut TcpStream, tls: &TlsSession) -> io::Result<()> {
 }
 
 /// Completes the TLS handshake on a fresh connection (before the writer task exists).
-pub async fn handshake(stream: &mut TcpStream, tls: &TlsSession, buf: &mut BytesMut) -> io::Result<()> {
+pub async fn handshake(
+    stream: &mut TcpStream,
+    tls: &TlsSession,
+    buf: &mut BytesMut,
+) -> io::Result<()> {
     loop {
         flush(stream, tls).await?;
         if !tls.borrow().is_handshaking() {
             return Ok(());
         }
         if !read(stream, tls, buf).await? {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed during TLS handshake"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "closed during TLS handshake",
+            ));
         }
     }
 }
@@ -118,7 +166,11 @@ pub async fn handshake(stream: &mut TcpStream, tls: &TlsSession, buf: &mut Bytes
 /// Reads ciphertext from the socket until rustls yields plaintext (appended to
 /// `buf`) or has records to send; returns false at end of stream. The caller must get
 /// any records rustls wants to send (`wants_write`) written.
-pub async fn read(stream: &mut TcpStream, tls: &TlsSession, buf: &mut BytesMut) -> io::Result<bool> {
+pub async fn read(
+    stream: &mut TcpStream,
+    tls: &TlsSession,
+    buf: &mut BytesMut,
+) -> io::Result<bool> {
     let mut raw = vec![0u8; 16 * 1024];
     loop {
         let n = stream.read(&mut raw).await?;
@@ -130,7 +182,9 @@ pub async fn read(stream: &mut TcpStream, tls: &TlsSession, buf: &mut BytesMut) 
         let mut peer_closed = false;
         while !input.is_empty() {
             conn.read_tls(&mut input)?;
-            let state = conn.process_new_packets().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            let state = conn
+                .process_new_packets()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
             peer_closed |= state.peer_has_closed();
         }
         let before = buf.len();

@@ -17,7 +17,11 @@ use super::handler::message_from_will;
 /// DISCONNECT. `ours` is false when the session was taken over by a new connection.
 pub fn settle(core: &Rc<Core>, session: &SessionRef, will: Will, client_id: MqttStr, ours: bool) {
     let delay = will.properties.will_delay_interval.unwrap_or(0);
-    let still_same_session = core.sessions.borrow().get(&client_id).is_some_and(|s| Rc::ptr_eq(s, session));
+    let still_same_session = core
+        .sessions
+        .borrow()
+        .get(&client_id)
+        .is_some_and(|s| Rc::ptr_eq(s, session));
     if !ours {
         // Taken over. With a will delay, the new connection to the same session
         // cancels the will; if the new connection started a clean session, the old
@@ -42,7 +46,11 @@ pub fn settle(core: &Rc<Core>, session: &SessionRef, will: Will, client_id: Mqtt
             let s = session.borrow();
             s.generation != generation || s.conn.is_some()
         };
-        let same = core.sessions.borrow().get(&client_id).is_some_and(|s| Rc::ptr_eq(s, &session));
+        let same = core
+            .sessions
+            .borrow()
+            .get(&client_id)
+            .is_some_and(|s| Rc::ptr_eq(s, &session));
         if !(reconnected && same) {
             publish_will(&core, will, client_id);
         }
