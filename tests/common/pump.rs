@@ -137,6 +137,16 @@ impl<P, E> Pump<P, E> {
     }
 }
 
+impl<P, E: std::fmt::Display> Pump<P, E> {
+    /// Why the event loop ended, for failure messages (waits up to 1 s for its report).
+    pub async fn end_reason(&mut self) -> String {
+        match self.wait_end(Duration::from_secs(1)).await {
+            Some(error) => error.to_string(),
+            None => "the event loop stopped without a report".to_string(),
+        }
+    }
+}
+
 impl<P, E> Drop for Pump<P, E> {
     fn drop(&mut self) {
         self.task.abort();

@@ -97,10 +97,8 @@ impl V4 {
 
     /// Subscribes to one filter; the granted QoS. Panics if refused (0x80).
     pub async fn subscribe(&mut self, filter: &str, qos: QoS) -> QoS {
-        self.client
-            .subscribe(filter, qos)
-            .await
-            .expect("subscribe request queued");
+        let queued = self.client.subscribe(filter, qos).await;
+        self.queued(queued, "subscribe").await;
         let suback = self
             .pump
             .wait_for(WAIT, |packet| match packet {
@@ -117,10 +115,8 @@ impl V4 {
 
     /// Unsubscribes from one filter and waits for the UNSUBACK.
     pub async fn unsubscribe(&mut self, filter: &str) {
-        self.client
-            .unsubscribe(filter)
-            .await
-            .expect("unsubscribe request queued");
+        let queued = self.client.unsubscribe(filter).await;
+        self.queued(queued, "unsubscribe").await;
         self.pump
             .wait_for(WAIT, |packet| {
                 matches!(packet, Packet::UnsubAck(_)).then_some(())
@@ -133,10 +129,11 @@ impl V4 {
     pub async fn publish(&mut self, topic: &str, qos: QoS, retain: bool, payload: &[u8]) {
         let index = self.publishes;
         self.publishes += 1;
-        self.client
+        let queued = self
+            .client
             .publish(topic, qos, retain, payload.to_vec())
-            .await
-            .expect("publish request queued");
+            .await;
+        self.queued(queued, "publish").await;
         if qos == QoS::AtMostOnce {
             return;
         }
@@ -161,10 +158,11 @@ impl V4 {
         if qos != QoS::AtMostOnce {
             self.unacked += 1;
         }
-        self.client
+        let queued = self
+            .client
             .publish(topic, qos, retain, payload.to_vec())
-            .await
-            .expect("publish request queued");
+            .await;
+        self.queued(queued, "publish").await;
     }
 
     /// Waits until every QoS 1/2 PUBLISH queued by `publish_nowait` is acknowledged.
@@ -229,8 +227,9 @@ impl V4 {
     }
 
     /// Acknowledges a PUBLISH (with `set_manual_acks(true)`).
-    pub async fn ack(&self, publish: &Publish) {
-        self.client.ack(publish).await.expect("ack request queued");
+    pub async fn ack(&mut self, publish: &Publish) {
+        let queued = self.client.ack(publish).await;
+        self.queued(queued, "ack").await;
     }
 
     /// Waits up to `timeout` for the connection to end; its error if it did.
@@ -238,12 +237,19 @@ impl V4 {
         self.pump.wait_end(timeout).await
     }
 
+    /// Panics with the connection's end reason if a request could not be
+    /// queued (the event loop has stopped).
+    async fn queued(&mut self, result: Result<(), rumqttc::ClientError>, what: &str) {
+        if result.is_err() {
+            let reason = self.pump.end_reason().await;
+            panic!("{}: cannot {what}, the connection ended: {reason}", self.id);
+        }
+    }
+
     /// Sends DISCONNECT, then closes the socket.
     pub async fn disconnect(mut self) {
-        self.client
-            .disconnect()
-            .await
-            .expect("disconnect request queued");
+        let queued = self.client.disconnect().await;
+        self.queued(queued, "disconnect").await;
         assert!(
             self.pump.wait_disconnect_sent(WAIT).await,
             "{}: DISCONNECT was not written",

@@ -121,7 +121,7 @@ impl V5 {
             }
             None => self.client.subscribe_many([filter]).await,
         };
-        request.expect("subscribe request queued");
+        self.queued(request, "subscribe").await;
         let suback = self
             .pump
             .wait_for(WAIT, |packet| match packet {
@@ -161,7 +161,7 @@ impl V5 {
             }
             None => self.client.publish(topic, qos, retain, payload).await,
         };
-        request.expect("publish request queued");
+        self.queued(request, "publish").await;
         if qos == QoS::AtMostOnce {
             return;
         }
@@ -204,12 +204,19 @@ impl V5 {
         }
     }
 
+    /// Panics with the connection's end reason if a request could not be
+    /// queued (the event loop has stopped).
+    async fn queued(&mut self, result: Result<(), rumqttc::v5::ClientError>, what: &str) {
+        if result.is_err() {
+            let reason = self.pump.end_reason().await;
+            panic!("{}: cannot {what}, the connection ended: {reason}", self.id);
+        }
+    }
+
     /// Sends DISCONNECT (reason 0x00), then closes the socket.
     pub async fn disconnect(mut self) {
-        self.client
-            .disconnect()
-            .await
-            .expect("disconnect request queued");
+        let queued = self.client.disconnect().await;
+        self.queued(queued, "disconnect").await;
         assert!(
             self.pump.wait_disconnect_sent(WAIT).await,
             "{}: DISCONNECT was not written",
