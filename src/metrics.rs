@@ -50,6 +50,10 @@ counters! {
     takeovers,
     /// Sessions ended by session expiry.
     sessions_expired,
+    /// Connections that announced themselves as a cluster link and were refused.
+    links_refused,
+    /// PUBLISH or SUBSCRIBE by ordinary clients on the reserved `$LINK/…` topics, refused.
+    reserved_topic_refused,
 }
 
 impl CoreMetrics {

@@ -211,11 +211,14 @@ async fn run(
     peer: Option<SocketAddr>,
     assigned: bool,
 ) {
-    if let Err(refusal) = connect::admit(&core, &connect) {
-        tracing::debug!(?peer, client = %connect.client_id, reason = ?refusal.reason, "CONNECT refused");
-        send_connack(&mut io, &connect, connect::refusal_connack(refusal.reason)).await;
-        return;
-    }
+    let kind = match connect::admit(&core, &connect) {
+        Ok(kind) => kind,
+        Err(refusal) => {
+            tracing::debug!(?peer, client = %connect.client_id, reason = ?refusal.reason, "CONNECT refused");
+            send_connack(&mut io, &connect, connect::refusal_connack(refusal.reason)).await;
+            return;
+        }
+    };
     let negotiated = connect::negotiate(&core, &connect);
     let max_packet_out = connect.properties.maximum_packet_size.unwrap_or(u32::MAX);
     let link = Rc::new(ConnLink::new(connect.protocol, max_packet_out));
@@ -236,6 +239,7 @@ async fn run(
         client_id: connect.client_id.clone(),
         will: connect.will.clone(),
         aliases: Vec::new(),
+        kind,
     };
     state.send(&Packet::ConnAck(connack));
     if present {

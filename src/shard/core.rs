@@ -19,9 +19,11 @@ use std::time::Instant;
 use ahash::AHashMap;
 use smallvec::SmallVec;
 
-use super::mesh::{CoreMsg, Mesh};
+use super::mesh::{CoreMsg, Mesh, RouteDest};
+use crate::link::remote::RemoteRoutes;
+use crate::link::wire::RouteOp;
 use crate::config::Config;
-use crate::message::Message;
+use crate::message::{Message, Origin};
 use crate::metrics::CoreMetrics;
 use crate::protocol::{MqttStr, QoS};
 use crate::retain::{RetainOutcome, RetainStore};
@@ -71,12 +73,17 @@ pub struct Core {
     pub shared: Arc<Shared>,
     pub metrics: Arc<CoreMetrics>,
     pub mesh: Rc<Mesh>,
+    /// The configured links: who may connect as a link peer.
+    pub links: Arc<crate::link::registry::LinkRegistry>,
     pub sessions: RefCell<AHashMap<MqttStr, SessionRef>>,
     pub subtree: RefCell<SubTree<SessionHandle, SubOpts>>,
     pub routes: RefCell<RouteTable>,
     pub retained: RefCell<RetainStore>,
     /// Reused per publish: the sessions a message goes to.
     scratch: RefCell<Vec<Hit>>,
+    /// Routes remote clusters asked for, by link name (for links whose connection 0
+    /// this core owns).
+    pub remote_routes: RefCell<AHashMap<Arc<str>, RemoteRoutes>>,
     /// Outstanding barriers: token → (acks still missing, waiting task).
     barriers: RefCell<AHashMap<u64, (usize, Option<Waker>)>>,
     next_token: Cell<u64>,
@@ -89,18 +96,21 @@ impl Core {
         config: Arc<Config>,
         shared: Arc<Shared>,
         metrics: Arc<CoreMetrics>,
+        links: Arc<crate::link::registry::LinkRegistry>,
         mesh: Rc<Mesh>,
     ) -> Self {
         Core {
             config,
             shared,
             metrics,
+            links,
             mesh,
             sessions: RefCell::new(AHashMap::new()),
             subtree: RefCell::new(SubTree::default()),
             routes: RefCell::new(RouteTable::default()),
             retained: RefCell::new(RetainStore::default()),
             scratch: RefCell::new(Vec::new()),
+            remote_routes: RefCell::new(AHashMap::new()),
             barriers: RefCell::new(AHashMap::new()),
             next_token: Cell::new(1),
             next_client: Cell::new(1),
@@ -367,7 +377,7 @@ impl Core {
     /// (route updates, retained updates). Used before SUBACK, so a message published
     /// anywhere after the client saw its SUBACK is routed to it.
     pub async fn barrier(&self) {
-        let peers = self.mesh.cores() - 1;
+        let peers = self.mesh.peers() - 1;
         if peers == 0 {
             return;
         }
