@@ -4,6 +4,7 @@
 
 pub mod command;
 pub mod metrics;
+pub mod registry;
 
 pub use command::LinkCommand;
 pub use metrics::{LinkMetrics, LinkState};
