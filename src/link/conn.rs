@@ -24,8 +24,8 @@ use super::outbound::{Link, PoolConn};
 use super::wire::Announce;
 use crate::message::Message;
 use crate::protocol::{
-    self, Connect, DecodeLimits, MqttStr, Packet, Properties, ProtocolVersion, PubResp, Publish, QoS,
-    ReasonCode,
+    self, Connect, DecodeLimits, MqttStr, Packet, Properties, ProtocolVersion, PubResp, Publish,
+    QoS, ReasonCode,
 };
 
 /// Limit for the TCP connect and the CONNACK.
@@ -39,7 +39,10 @@ enum ConnError {
     #[error("cannot resolve {0}")]
     Resolve(String),
     #[error("connect to {addr}: {source}")]
-    Connect { addr: SocketAddr, source: std::io::Error },
+    Connect {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("connect to {0}: timed out")]
     ConnectTimeout(SocketAddr),
     #[error("refused by the remote: CONNACK {code:#04x} ({reason:?})")]
@@ -50,6 +53,8 @@ enum ConnError {
     Protocol(#[from] protocol::ProtocolError),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    #[error("cannot encode CONNECT: {0}")]
+    Encode(#[from] protocol::EncodeError),
     #[error("keep-alive expired: the connection is half-open")]
     KeepAlive,
     #[error("the remote disconnected: {0:?}")]
@@ -74,7 +79,11 @@ pub async fn run(link: Rc<Link>, conn: Rc<PoolConn>) {
         if conn.stop.get() {
             break;
         }
-        let delay = backoff(link.config.reconnect_min_ms, link.config.reconnect_max_ms, attempt);
+        let delay = backoff(
+            link.config.reconnect_min_ms,
+            link.config.reconnect_max_ms,
+            attempt,
+        );
         attempt = attempt.saturating_add(1);
         sleep_unless_stopped(&conn, delay).await;
     }
@@ -84,8 +93,15 @@ pub async fn run(link: Rc<Link>, conn: Rc<PoolConn>) {
 fn backoff(min_ms: u64, max_ms: u64, attempt: u32) -> Duration {
     let base = min_ms.saturating_mul(1u64 << attempt.min(20)).min(max_ms);
     let jitter_range = base / 4;
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let jitter = if jitter_range == 0 { 0 } else { u64::from(nanos) % (2 * jitter_range) };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let jitter = if jitter_range == 0 {
+        0
+    } else {
+        u64::from(nanos) % (2 * jitter_range)
+    };
     Duration::from_millis(base - jitter_range + jitter)
 }
 
@@ -99,7 +115,11 @@ async fn sleep_unless_stopped(conn: &PoolConn, total: Duration) {
 
 fn requeue_inflight(link: &Link, conn: &PoolConn) {
     let entries = conn.inflight.borrow_mut().drain();
-    let msgs: Vec<Arc<Message>> = entries.into_iter().filter(|e| !e.route_op).map(|e| e.msg).collect();
+    let msgs: Vec<Arc<Message>> = entries
+        .into_iter()
+        .filter(|e| !e.route_op)
+        .map(|e| e.msg)
+        .collect();
     LinkMetrics::set(&link.metrics.inflight, 0);
     if !msgs.is_empty() && !conn.stop.get() {
         link.requeue_front(conn, msgs);
@@ -110,7 +130,11 @@ fn requeue_inflight(link: &Link, conn: &PoolConn) {
 
 fn resolve(server: &str) -> Result<SocketAddr, ConnError> {
     let hostport = server.strip_prefix("mqtt://").unwrap_or(server);
-    hostport.to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or_else(|| ConnError::Resolve(server.to_owned()))
+    hostport
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| ConnError::Resolve(server.to_owned()))
 }
 
 /// How the tasks of one live connection tell each other it is over.
@@ -136,12 +160,14 @@ impl Life {
 async fn session(link: &Rc<Link>, conn: &Rc<PoolConn>) -> Result<(), ConnError> {
     let addr = resolve(&link.config.server)?;
     let connecting = glommio::timer::timeout(HANDSHAKE_TIMEOUT, async {
-        TcpStream::connect(addr).await.map_err(|e| glommio::GlommioError::IoError(std::io::Error::other(e)))
+        Ok(TcpStream::connect(addr)
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string())))
     });
     let mut stream = match connecting.await {
-        Ok(s) => s,
-        Err(glommio::GlommioError::TimedOut(_)) => return Err(ConnError::ConnectTimeout(addr)),
-        Err(e) => return Err(ConnError::Connect { addr, source: std::io::Error::other(e.to_string()) }),
+        Ok(Ok(s)) => s,
+        Ok(Err(source)) => return Err(ConnError::Connect { addr, source }),
+        Err(_) => return Err(ConnError::ConnectTimeout(addr)),
     };
     let _ = stream.set_nodelay(true);
     let mut buf = BytesMut::with_capacity(64 * 1024);
@@ -168,9 +194,17 @@ async fn session(link: &Rc<Link>, conn: &Rc<PoolConn>) -> Result<(), ConnError> 
     let keepalive = Duration::from_secs(u64::from(link.config.keepalive.max(1)));
     let _ = reader.set_read_timeout(Some(keepalive * 3 / 2));
     conn.fd.set(Some(stream.as_raw_fd()));
-    let reader_task =
-        glommio::spawn_local(read_loop(link.clone(), conn.clone(), reader, buf, life.clone(), ping_sent.clone())).detach();
-    let pinger = glommio::spawn_local(ping_loop(conn.clone(), keepalive, life.clone(), ping_sent)).detach();
+    let reader_task = glommio::spawn_local(read_loop(
+        link.clone(),
+        conn.clone(),
+        reader,
+        buf,
+        life.clone(),
+        ping_sent.clone(),
+    ))
+    .detach();
+    let pinger =
+        glommio::spawn_local(ping_loop(conn.clone(), keepalive, life.clone(), ping_sent)).detach();
     let result = write_loop(link, conn, &mut stream, &life).await;
     life.end("closed");
     conn.fd.set(None);
@@ -181,10 +215,21 @@ async fn session(link: &Rc<Link>, conn: &Rc<PoolConn>) -> Result<(), ConnError> 
     result
 }
 
-async fn handshake(link: &Link, conn: &PoolConn, stream: &mut TcpStream, buf: &mut BytesMut) -> Result<(), ConnError> {
-    let mut properties = Properties { receive_maximum: Some(u16::MAX), ..Properties::default() };
-    Announce { cluster: link.local_cluster.to_string(), incarnation: link.incarnation.to_string() }
-        .to_properties(&mut properties);
+async fn handshake(
+    link: &Link,
+    conn: &PoolConn,
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+) -> Result<(), ConnError> {
+    let mut properties = Properties {
+        receive_maximum: Some(u16::MAX),
+        ..Properties::default()
+    };
+    Announce {
+        cluster: link.local_cluster.to_string(),
+        incarnation: link.incarnation.to_string(),
+    }
+    .to_properties(&mut properties);
     let connect = Connect {
         protocol: ProtocolVersion::V5,
         clean_start: true,
@@ -192,20 +237,34 @@ async fn handshake(link: &Link, conn: &PoolConn, stream: &mut TcpStream, buf: &m
         client_id: MqttStr::from(conn.client_id.as_str()),
         will: None,
         username: link.config.username.as_deref().map(MqttStr::from),
-        password: link.config.password.as_ref().map(|p| bytes::Bytes::copy_from_slice(p.as_bytes())),
+        password: link
+            .config
+            .password
+            .as_ref()
+            .map(|p| bytes::Bytes::copy_from_slice(p.as_bytes())),
         properties,
     };
     let mut out = BytesMut::new();
-    protocol::encode(&Packet::Connect(Box::new(connect)), ProtocolVersion::V5, &mut out)?;
+    protocol::encode(
+        &Packet::Connect(Box::new(connect)),
+        ProtocolVersion::V5,
+        &mut out,
+    )?;
     stream.write_all(&out).await?;
-    let limits = DecodeLimits { version: Some(ProtocolVersion::V5), max_packet_size: u32::MAX };
+    let limits = DecodeLimits {
+        version: Some(ProtocolVersion::V5),
+        max_packet_size: u32::MAX,
+    };
     let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
     let _ = stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT));
     loop {
         if let Some(packet) = protocol::decode(buf, &limits)? {
             return match packet {
                 Packet::ConnAck(ack) if ack.reason_code == ReasonCode::Success => Ok(()),
-                Packet::ConnAck(ack) => Err(ConnError::Refused { code: ack.reason_code.as_u8(), reason: ack.reason_code }),
+                Packet::ConnAck(ack) => Err(ConnError::Refused {
+                    code: ack.reason_code.as_u8(),
+                    reason: ack.reason_code,
+                }),
                 _ => Err(ConnError::NoConnAck),
             };
         }
@@ -224,12 +283,21 @@ async fn read_some(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Resul
     result
 }
 
-async fn write_loop(link: &Link, conn: &PoolConn, stream: &mut TcpStream, life: &Life) -> Result<(), ConnError> {
+async fn write_loop(
+    link: &Link,
+    conn: &PoolConn,
+    stream: &mut TcpStream,
+    life: &Life,
+) -> Result<(), ConnError> {
     let mut out = BytesMut::with_capacity(64 * 1024);
     let window = link.config.max_inflight.max(1);
     loop {
         if let Some(why) = life.why.borrow().clone() {
-            return Err(if why == "keepalive" { ConnError::KeepAlive } else { ConnError::Io(std::io::Error::other(why)) });
+            return Err(if why == "keepalive" {
+                ConnError::KeepAlive
+            } else {
+                ConnError::Io(std::io::Error::other(why))
+            });
         }
         if conn.stop.get() {
             return Ok(());
@@ -257,7 +325,9 @@ fn fill(link: &Link, conn: &PoolConn, out: &mut BytesMut, window: usize) {
     }
     let mut inflight = conn.inflight.borrow_mut();
     while inflight.len() < window && out.len() < WRITE_CHUNK {
-        let Some((topic, payload)) = conn.route_ops.borrow_mut().pop_front() else { break };
+        let Some((topic, payload)) = conn.route_ops.borrow_mut().pop_front() else {
+            break;
+        };
         let msg = Arc::new(Message {
             topic: MqttStr::from(topic),
             payload,
@@ -284,7 +354,11 @@ fn fill(link: &Link, conn: &PoolConn, out: &mut BytesMut, window: usize) {
         if msg.is_expired(now) {
             continue;
         }
-        let id = if msg.qos == QoS::AtMostOnce { 0 } else { inflight.push(msg.clone(), false) };
+        let id = if msg.qos == QoS::AtMostOnce {
+            0
+        } else {
+            inflight.push(msg.clone(), false)
+        };
         encode_message(&msg, id, out);
         sent += 1;
         bytes += msg.payload.len() as u64;
@@ -318,7 +392,10 @@ async fn read_loop(
     life: Rc<Life>,
     ping_sent: Rc<Cell<Option<Instant>>>,
 ) {
-    let limits = DecodeLimits { version: Some(ProtocolVersion::V5), max_packet_size: u32::MAX };
+    let limits = DecodeLimits {
+        version: Some(ProtocolVersion::V5),
+        max_packet_size: u32::MAX,
+    };
     loop {
         let mut wake = false;
         loop {
@@ -353,7 +430,12 @@ async fn read_loop(
 }
 
 /// Handles a packet from the remote; returns whether the writer has new work.
-fn on_packet(link: &Link, conn: &PoolConn, packet: Packet, ping_sent: &Cell<Option<Instant>>) -> Result<bool, ConnError> {
+fn on_packet(
+    link: &Link,
+    conn: &PoolConn,
+    packet: Packet,
+    ping_sent: &Cell<Option<Instant>>,
+) -> Result<bool, ConnError> {
     let mut inflight = conn.inflight.borrow_mut();
     let acked = match packet {
         Packet::PubAck(r) => inflight.on_puback(r.packet_id),
@@ -376,7 +458,11 @@ fn on_packet(link: &Link, conn: &PoolConn, packet: Packet, ping_sent: &Cell<Opti
         Packet::Publish(p) => {
             // The remote forwards to us over its own link, not this one: acknowledge
             // anything it sends here and drop it.
-            let ack = PubResp { packet_id: p.packet_id, reason_code: ReasonCode::Success, properties: Properties::default() };
+            let ack = PubResp {
+                packet_id: p.packet_id,
+                reason_code: ReasonCode::Success,
+                properties: Properties::default(),
+            };
             let reply = match p.qos {
                 QoS::AtMostOnce => return Ok(false),
                 QoS::AtLeastOnce => Packet::PubAck(ack),
@@ -386,7 +472,11 @@ fn on_packet(link: &Link, conn: &PoolConn, packet: Packet, ping_sent: &Cell<Opti
             return Ok(true);
         }
         Packet::PubRel(r) => {
-            let comp = Packet::PubComp(PubResp { packet_id: r.packet_id, reason_code: ReasonCode::Success, properties: Properties::default() });
+            let comp = Packet::PubComp(PubResp {
+                packet_id: r.packet_id,
+                reason_code: ReasonCode::Success,
+                properties: Properties::default(),
+            });
             let _ = protocol::encode(&comp, ProtocolVersion::V5, &mut conn.raw.borrow_mut());
             return Ok(true);
         }
@@ -397,7 +487,12 @@ fn on_packet(link: &Link, conn: &PoolConn, packet: Packet, ping_sent: &Cell<Opti
 }
 
 /// Sends PINGREQ every half keep-alive and records when, for the round-trip time.
-async fn ping_loop(conn: Rc<PoolConn>, keepalive: Duration, life: Rc<Life>, ping_sent: Rc<Cell<Option<Instant>>>) {
+async fn ping_loop(
+    conn: Rc<PoolConn>,
+    keepalive: Duration,
+    life: Rc<Life>,
+    ping_sent: Rc<Cell<Option<Instant>>>,
+) {
     let period = (keepalive / 2).max(Duration::from_millis(500));
     loop {
         let deadline = Instant::now() + period;
@@ -410,7 +505,11 @@ async fn ping_loop(conn: Rc<PoolConn>, keepalive: Duration, life: Rc<Life>, ping
         if ping_sent.get().is_none() {
             ping_sent.set(Some(Instant::now()));
         }
-        let _ = protocol::encode(&Packet::PingReq, ProtocolVersion::V5, &mut conn.raw.borrow_mut());
+        let _ = protocol::encode(
+            &Packet::PingReq,
+            ProtocolVersion::V5,
+            &mut conn.raw.borrow_mut(),
+        );
         conn.wake.notify();
     }
 }

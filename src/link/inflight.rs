@@ -40,17 +40,17 @@ pub struct Inflight {
 
 impl Default for Inflight {
     fn default() -> Self {
-        Inflight { entries: VecDeque::new(), used: vec![0; 1024], next: 1 }
+        Inflight {
+            entries: VecDeque::new(),
+            used: vec![0; 1024],
+            next: 1,
+        }
     }
 }
 
 impl Inflight {
     pub fn len(&self) -> usize {
         self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 
     fn is_used(&self, id: u16) -> bool {
@@ -71,13 +71,22 @@ impl Inflight {
     pub fn push(&mut self, msg: Arc<Message>, route_op: bool) -> u16 {
         let id = loop {
             let id = self.next;
-            self.next = if self.next == u16::MAX { 1 } else { self.next + 1 };
+            self.next = if self.next == u16::MAX {
+                1
+            } else {
+                self.next + 1
+            };
             if !self.is_used(id) {
                 break id;
             }
         };
         self.mark(id, true);
-        self.entries.push_back(Entry { packet_id: id, msg, released: false, route_op });
+        self.entries.push_back(Entry {
+            packet_id: id,
+            msg,
+            released: false,
+            route_op,
+        });
         id
     }
 
@@ -167,7 +176,7 @@ mod tests {
         assert_eq!(w.on_pubcomp(id), Acked::Unknown);
         assert_eq!(w.on_pubrec(id, false), Acked::Release);
         assert_eq!(w.on_pubcomp(id), Acked::Done { route_op: false });
-        assert!(w.is_empty());
+        assert_eq!(w.len(), 0);
     }
 
     #[test]
@@ -192,6 +201,6 @@ mod tests {
         let drained = w.drain();
         assert!(Arc::ptr_eq(&drained[0].msg, &a));
         assert!(drained[1].route_op);
-        assert!(w.is_empty());
+        assert_eq!(w.len(), 0);
     }
 }

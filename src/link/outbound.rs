@@ -103,11 +103,21 @@ impl Link {
         local_cluster: Arc<str>,
         incarnation: Arc<str>,
     ) -> Self {
-        let pool = if config.enable { config.pool_size.max(1) } else { 0 };
-        let conns = (0..pool).map(|i| Rc::new(PoolConn::new(i, &config.clientid_prefix))).collect();
+        let pool = if config.enable {
+            config.pool_size.max(1)
+        } else {
+            0
+        };
+        let conns = (0..pool)
+            .map(|i| Rc::new(PoolConn::new(i, &config.clientid_prefix)))
+            .collect();
         let routes = OutRoutes::new(config.topics.clone(), local);
         LinkMetrics::set(&metrics.routes_out, routes.len() as u64);
-        metrics.set_state(if config.enable { LinkState::Connecting } else { LinkState::Disabled });
+        metrics.set_state(if config.enable {
+            LinkState::Connecting
+        } else {
+            LinkState::Disabled
+        });
         Link {
             name: Arc::from(config.name.as_str()),
             config,
@@ -151,11 +161,10 @@ impl Link {
                 LinkMetrics::add(&self.metrics.dropped, 1);
                 return;
             }
-            let victim = queue.iter().position(|m| m.qos == QoS::AtMostOnce).or(if queue.is_empty() {
-                None
-            } else {
-                Some(0)
-            });
+            let victim = queue
+                .iter()
+                .position(|m| m.qos == QoS::AtMostOnce)
+                .or(if queue.is_empty() { None } else { Some(0) });
             match victim.and_then(|i| queue.remove(i)) {
                 Some(old) => {
                     self.account(-1, -(old.payload.len() as i64));
@@ -205,12 +214,22 @@ impl Link {
             return;
         }
         LinkMetrics::set(&self.metrics.routes_out, self.routes.borrow().len() as u64);
-        let Some(conn0) = self.conns.first() else { return };
+        let Some(conn0) = self.conns.first() else {
+            return;
+        };
         if !conn0.up.get() {
             return;
         }
-        let adds: Vec<&str> = changes.iter().filter(|c| c.add).map(|c| c.filter.as_str()).collect();
-        let dels: Vec<&str> = changes.iter().filter(|c| !c.add).map(|c| c.filter.as_str()).collect();
+        let adds: Vec<&str> = changes
+            .iter()
+            .filter(|c| c.add)
+            .map(|c| c.filter.as_str())
+            .collect();
+        let dels: Vec<&str> = changes
+            .iter()
+            .filter(|c| !c.add)
+            .map(|c| c.filter.as_str())
+            .collect();
         let mut ops = conn0.route_ops.borrow_mut();
         for p in wire::filter_payloads(adds) {
             ops.push_back((wire::TOPIC_ADD, p));
@@ -239,7 +258,11 @@ impl Link {
             return;
         }
         conn.up.set(up);
-        let n = if up { self.connected.get() + 1 } else { self.connected.get().saturating_sub(1) };
+        let n = if up {
+            self.connected.get() + 1
+        } else {
+            self.connected.get().saturating_sub(1)
+        };
         self.connected.set(n);
         let state = if n == self.conns.len() {
             LinkState::Connected
@@ -256,12 +279,21 @@ impl Link {
         let mut left = Vec::new();
         for conn in &self.conns {
             conn.shut();
-            let inflight: Vec<Arc<Message>> =
-                conn.inflight.borrow_mut().drain().into_iter().filter(|e| !e.route_op).map(|e| e.msg).collect();
+            let inflight: Vec<Arc<Message>> = conn
+                .inflight
+                .borrow_mut()
+                .drain()
+                .into_iter()
+                .filter(|e| !e.route_op)
+                .map(|e| e.msg)
+                .collect();
             left.extend(inflight);
             left.extend(conn.queue.borrow_mut().drain(..));
         }
-        self.account(-(self.backlog_messages.get() as i64), -(self.backlog_bytes.get() as i64));
+        self.account(
+            -(self.backlog_messages.get() as i64),
+            -(self.backlog_bytes.get() as i64),
+        );
         LinkMetrics::set(&self.metrics.inflight, 0);
         left
     }

@@ -74,13 +74,21 @@ impl RemoteRoutes {
                     .collect(),
             },
             RouteOp::End => {
-                let Some(new) = self.pending.take() else { return Vec::new() };
+                let Some(new) = self.pending.take() else {
+                    return Vec::new();
+                };
                 let mut changes: Vec<Change> = self
                     .installed
                     .difference(&new)
-                    .map(|f| Change { filter: f.clone(), add: false })
+                    .map(|f| Change {
+                        filter: f.clone(),
+                        add: false,
+                    })
                     .collect();
-                changes.extend(new.difference(&self.installed).map(|f| Change { filter: f.clone(), add: true }));
+                changes.extend(new.difference(&self.installed).map(|f| Change {
+                    filter: f.clone(),
+                    add: true,
+                }));
                 self.installed = new;
                 changes
             }
@@ -90,7 +98,10 @@ impl RemoteRoutes {
     /// Drops every route (the link was removed): the changes to broadcast.
     pub fn clear(&mut self) -> Vec<Change> {
         self.pending = None;
-        self.installed.drain().map(|filter| Change { filter, add: false }).collect()
+        self.installed
+            .drain()
+            .map(|filter| Change { filter, add: false })
+            .collect()
     }
 }
 
@@ -106,15 +117,28 @@ mod tests {
     #[test]
     fn does_a_snapshot_after_a_restart_drop_stale_routes() {
         let mut r = RemoteRoutes::default();
-        r.apply(RouteOp::Begin { incarnation: "1".into() });
+        r.apply(RouteOp::Begin {
+            incarnation: "1".into(),
+        });
         r.apply(RouteOp::Add(vec!["a".into(), "b".into()]));
         assert_eq!(sorted(r.apply(RouteOp::End)).len(), 2);
         // The remote restarts: a new snapshot with only b and c.
-        r.apply(RouteOp::Begin { incarnation: "2".into() });
+        r.apply(RouteOp::Begin {
+            incarnation: "2".into(),
+        });
         r.apply(RouteOp::Add(vec!["b".into(), "c".into()]));
         assert_eq!(
             sorted(r.apply(RouteOp::End)),
-            vec![Change { filter: "a".into(), add: false }, Change { filter: "c".into(), add: true }]
+            vec![
+                Change {
+                    filter: "a".into(),
+                    add: false
+                },
+                Change {
+                    filter: "c".into(),
+                    add: true
+                }
+            ]
         );
         assert_eq!(r.len(), 2);
     }
@@ -124,7 +148,13 @@ mod tests {
         let mut r = RemoteRoutes::default();
         assert_eq!(r.apply(RouteOp::Add(vec!["x".into()])).len(), 1);
         assert!(r.apply(RouteOp::Add(vec!["x".into()])).is_empty());
-        assert_eq!(r.apply(RouteOp::Del(vec!["x".into()])), vec![Change { filter: "x".into(), add: false }]);
+        assert_eq!(
+            r.apply(RouteOp::Del(vec!["x".into()])),
+            vec![Change {
+                filter: "x".into(),
+                add: false
+            }]
+        );
         assert!(r.apply(RouteOp::Del(vec!["x".into()])).is_empty());
     }
 }

@@ -59,7 +59,10 @@ pub struct RouteChange {
 impl OutRoutes {
     /// The routes for `topics` given the current local filters.
     pub fn new(topics: Vec<String>, local: &LocalRoutes) -> Self {
-        let mut out = OutRoutes { topics, counts: AHashMap::new() };
+        let mut out = OutRoutes {
+            topics,
+            counts: AHashMap::new(),
+        };
         for f in local.filters() {
             out.on_local(f, true);
         }
@@ -70,18 +73,26 @@ impl OutRoutes {
     pub fn on_local(&mut self, filter: &str, add: bool) -> Vec<RouteChange> {
         let mut changes = Vec::new();
         for topic in &self.topics {
-            let Some(both) = intersect(filter, topic) else { continue };
+            let Some(both) = intersect(filter, topic) else {
+                continue;
+            };
             if add {
                 let n = self.counts.entry(both.clone()).or_insert(0);
                 *n += 1;
                 if *n == 1 {
-                    changes.push(RouteChange { filter: both, add: true });
+                    changes.push(RouteChange {
+                        filter: both,
+                        add: true,
+                    });
                 }
             } else if let Some(n) = self.counts.get_mut(&both) {
                 *n -= 1;
                 if *n == 0 {
                     self.counts.remove(&both);
-                    changes.push(RouteChange { filter: both, add: false });
+                    changes.push(RouteChange {
+                        filter: both,
+                        add: false,
+                    });
                 }
             }
         }
@@ -97,10 +108,6 @@ impl OutRoutes {
 
     pub fn len(&self) -> usize {
         self.counts.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.counts.is_empty()
     }
 }
 
@@ -118,16 +125,37 @@ mod tests {
 
     #[test]
     fn does_a_link_ask_only_for_the_intersection() {
-        let out = OutRoutes::new(vec!["global/#".into()], &local(&["global/+/temp", "#", "other/x"]));
+        let out = OutRoutes::new(
+            vec!["global/#".into()],
+            &local(&["global/+/temp", "#", "other/x"]),
+        );
         assert_eq!(out.snapshot(), vec!["global/#", "global/+/temp"]);
     }
 
     #[test]
     fn is_a_shared_route_withdrawn_only_with_its_last_source() {
         let mut out = OutRoutes::new(vec!["a/+".into(), "+/b".into()], &LocalRoutes::default());
-        assert_eq!(out.on_local("a/b", true), vec![RouteChange { filter: "a/b".into(), add: true }]);
-        assert_eq!(out.on_local("a/#", true), vec![RouteChange { filter: "a/+".into(), add: true }]);
-        assert_eq!(out.on_local("a/b", false), vec![RouteChange { filter: "a/b".into(), add: false }]);
+        assert_eq!(
+            out.on_local("a/b", true),
+            vec![RouteChange {
+                filter: "a/b".into(),
+                add: true
+            }]
+        );
+        assert_eq!(
+            out.on_local("a/#", true),
+            vec![RouteChange {
+                filter: "a/+".into(),
+                add: true
+            }]
+        );
+        assert_eq!(
+            out.on_local("a/b", false),
+            vec![RouteChange {
+                filter: "a/b".into(),
+                add: false
+            }]
+        );
         assert!(out.on_local("zzz", true).is_empty());
     }
 

@@ -80,7 +80,12 @@ impl LinkShard {
 
     fn on_core_msg(&self, msg: CoreMsg) {
         match msg {
-            CoreMsg::Route { filter, dest: RouteDest::Core(_), add, .. } => self.on_local_route(&filter, add),
+            CoreMsg::Route {
+                filter,
+                dest: RouteDest::Core(_),
+                add,
+                ..
+            } => self.on_local_route(&filter, add),
             CoreMsg::Forward { msg, links } => {
                 let all = self.links.borrow();
                 for name in &links {
@@ -99,7 +104,9 @@ impl LinkShard {
     /// A core's route change: a local filter may appear or disappear in the
     /// process, which changes what each link asks its remote for.
     fn on_local_route(&self, filter: &str, add: bool) {
-        let Some(appeared) = self.local.borrow_mut().apply(filter, add) else { return };
+        let Some(appeared) = self.local.borrow_mut().apply(filter, add) else {
+            return;
+        };
         for link in self.links.borrow().values() {
             let changes = link.routes.borrow_mut().on_local(filter, appeared);
             link.send_route_changes(changes);

@@ -48,9 +48,16 @@ impl RouteOp {
     /// Parses a `$LINK/routes/…` PUBLISH; `None` for an unknown topic or bad payload.
     pub fn parse(topic: &str, payload: &[u8]) -> Option<RouteOp> {
         let text = std::str::from_utf8(payload).ok()?;
-        let filters = || text.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect();
+        let filters = || {
+            text.lines()
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
         match topic {
-            TOPIC_BEGIN => Some(RouteOp::Begin { incarnation: text.to_owned() }),
+            TOPIC_BEGIN => Some(RouteOp::Begin {
+                incarnation: text.to_owned(),
+            }),
             TOPIC_ADD => Some(RouteOp::Add(filters())),
             TOPIC_DEL => Some(RouteOp::Del(filters())),
             TOPIC_END => Some(RouteOp::End),
@@ -87,16 +94,31 @@ impl Announce {
     /// Reads the announcement from CONNECT properties.
     pub fn from_properties(props: &Properties) -> Option<Announce> {
         let get = |key: &str| {
-            props.user_properties.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v.as_str().to_owned())
+            props
+                .user_properties
+                .iter()
+                .find(|(k, _)| k.as_str() == key)
+                .map(|(_, v)| v.as_str().to_owned())
         };
-        Some(Announce { cluster: get(PROP_CLUSTER)?, incarnation: get(PROP_INCARNATION).unwrap_or_default() })
+        Some(Announce {
+            cluster: get(PROP_CLUSTER)?,
+            incarnation: get(PROP_INCARNATION).unwrap_or_default(),
+        })
     }
 
     /// Writes the announcement into CONNECT properties.
     pub fn to_properties(&self, props: &mut Properties) {
-        props.user_properties.push((MqttStr::from(PROP_CLUSTER), MqttStr::from(self.cluster.as_str())));
-        props.user_properties.push((MqttStr::from(PROP_INCARNATION), MqttStr::from(self.incarnation.as_str())));
-        props.user_properties.push((MqttStr::from(PROP_VERSION), MqttStr::from(VERSION)));
+        props.user_properties.push((
+            MqttStr::from(PROP_CLUSTER),
+            MqttStr::from(self.cluster.as_str()),
+        ));
+        props.user_properties.push((
+            MqttStr::from(PROP_INCARNATION),
+            MqttStr::from(self.incarnation.as_str()),
+        ));
+        props
+            .user_properties
+            .push((MqttStr::from(PROP_VERSION), MqttStr::from(VERSION)));
     }
 }
 
@@ -131,7 +153,10 @@ mod tests {
 
     #[test]
     fn does_an_announcement_survive_connect_properties() {
-        let a = Announce { cluster: "aliyun".into(), incarnation: "42".into() };
+        let a = Announce {
+            cluster: "aliyun".into(),
+            incarnation: "42".into(),
+        };
         let mut props = Properties::default();
         a.to_properties(&mut props);
         assert_eq!(Announce::from_properties(&props), Some(a));

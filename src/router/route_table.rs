@@ -113,7 +113,9 @@ impl RouteTable {
 
     /// Records that the remote cluster behind `link` no longer wants `filter`.
     pub fn remove_link(&mut self, filter: &str, link: &str) {
-        let Some(routes) = self.trie.get_mut(filter) else { return };
+        let Some(routes) = self.trie.get_mut(filter) else {
+            return;
+        };
         routes.links.retain(|l| &**l != link);
         if routes.is_empty() {
             self.trie.remove(filter);

@@ -33,15 +33,28 @@ pub struct Refusal {
     pub reason: ReasonCode,
 }
 
+/// What kind of peer a connection is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnKind {
+    /// An ordinary MQTT client.
+    Client,
+    /// Another cluster's link connection (authenticated), named by that cluster.
+    Link(Arc<str>),
+}
+
 /// Checks what must hold before a session is touched; on success the connection
 /// is counted against `limits.max_connections` (release it with [`release`]).
-pub fn admit(core: &Core, connect: &Connect) -> Result<(), Refusal> {
+pub fn admit(core: &Core, connect: &Connect) -> Result<ConnKind, Refusal> {
     if connect.protocol.is_v5() && connect.properties.authentication_method.is_some() {
         // Enhanced authentication (AUTH exchange) is not offered [MQTT-4.12.0-1].
         return Err(Refusal {
             reason: ReasonCode::BadAuthenticationMethod,
         });
     }
+    let kind = match Announce::from_properties(&connect.properties) {
+        None => ConnKind::Client,
+        Some(announce) => admit_link(core, connect, &announce)?,
+    };
     if let Some(will) = &connect.will {
         let levels = core.config.limits.max_topic_levels;
         if crate::protocol::validate_topic_name(will.topic.as_str(), levels).is_err() {
@@ -78,15 +91,22 @@ fn admit_link(core: &Core, connect: &Connect, announce: &Announce) -> Result<Con
         LinkAuth::UnknownCluster => {
             tracing::warn!(cluster = %announce.cluster, client = %connect.client_id, "refused a link connection: no link of that name is configured");
             CoreMetrics::add(&core.metrics.links_refused, 1);
-            Err(Refusal { reason: ReasonCode::NotAuthorized })
+            Err(Refusal {
+                reason: ReasonCode::NotAuthorized,
+            })
         }
         LinkAuth::BadCredentials => {
             tracing::warn!(cluster = %announce.cluster, client = %connect.client_id, "refused a link connection: bad username or password");
             CoreMetrics::add(&core.metrics.links_refused, 1);
             if let Some(m) = core.links.metrics(&announce.cluster) {
-                m.set_last_error(format!("refused an incoming link connection from {}: bad username or password", announce.cluster));
+                m.set_last_error(format!(
+                    "refused an incoming link connection from {}: bad username or password",
+                    announce.cluster
+                ));
             }
-            Err(Refusal { reason: ReasonCode::BadUserNameOrPassword })
+            Err(Refusal {
+                reason: ReasonCode::BadUserNameOrPassword,
+            })
         }
     }
 }

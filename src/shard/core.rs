@@ -20,9 +20,9 @@ use ahash::AHashMap;
 use smallvec::SmallVec;
 
 use super::mesh::{CoreMsg, Mesh, RouteDest};
+use crate::config::Config;
 use crate::link::remote::RemoteRoutes;
 use crate::link::wire::RouteOp;
-use crate::config::Config;
 use crate::message::{Message, Origin};
 use crate::metrics::CoreMetrics;
 use crate::protocol::{MqttStr, QoS};
@@ -156,6 +156,10 @@ impl Core {
         let me = self.id();
         let mut plain: u64 = 0;
         let mut groups: SmallVec<[GroupPick; 2]> = SmallVec::new();
+        let mut links: SmallVec<[Arc<str>; 1]> = SmallVec::new();
+        // Only what this cluster's own clients published crosses a link: a message
+        // that arrived over a link is never forwarded again, so meshes cannot loop.
+        let forward = msg.origin == Origin::Client;
         self.routes
             .borrow()
             .for_each_match(msg.topic.as_str(), |filter, routes| {
@@ -165,7 +169,24 @@ impl Core {
                         groups.push((core, Arc::from(filter), g.name.clone()));
                     }
                 }
+                if forward {
+                    for l in &routes.links {
+                        if !links.contains(l) {
+                            links.push(l.clone());
+                        }
+                    }
+                }
             });
+        if !links.is_empty() {
+            let to = self.mesh.link_shard();
+            self.mesh.send(
+                to,
+                CoreMsg::Forward {
+                    msg: msg.clone(),
+                    links,
+                },
+            );
+        }
         for core in 0..cores {
             let is_plain = plain & (1u64 << core) != 0;
             let mut mine: SmallVec<[(Arc<str>, Arc<str>); 1]> = SmallVec::new();
@@ -366,9 +387,40 @@ impl Core {
         self.mesh.broadcast(|| CoreMsg::Route {
             filter: filter.clone(),
             group: group.clone(),
-            core: me,
+            dest: RouteDest::Core(me),
             add,
         });
+    }
+
+    /// Applies a route operation a remote cluster sent over its link, installing the
+    /// resulting routes in every core's RouteTable. Returns the remote's route count.
+    pub fn on_link_route_op(&self, link: &Arc<str>, op: RouteOp) -> usize {
+        let (changes, count) = {
+            let mut all = self.remote_routes.borrow_mut();
+            let remote = all.entry(link.clone()).or_default();
+            let changes = remote.apply(op);
+            (changes, remote.len())
+        };
+        for change in changes {
+            self.apply_link_route(link, &change.filter, change.add);
+            let filter: Arc<str> = Arc::from(change.filter.as_str());
+            self.mesh.broadcast(|| CoreMsg::Route {
+                filter: filter.clone(),
+                group: None,
+                dest: RouteDest::Link(link.clone()),
+                add: change.add,
+            });
+        }
+        count
+    }
+
+    fn apply_link_route(&self, link: &Arc<str>, filter: &str, add: bool) {
+        let mut routes = self.routes.borrow_mut();
+        if add {
+            routes.add_link(filter, link);
+        } else {
+            routes.remove_link(filter, link);
+        }
     }
 
     // ----- barrier ----------------------------------------------------------------
@@ -409,8 +461,16 @@ impl Core {
             CoreMsg::Handoff(h) => return Some(h),
             CoreMsg::Route {
                 filter,
+                dest: RouteDest::Link(link),
+                add,
+                ..
+            } => self.apply_link_route(&link, &filter, add),
+            // Only the link shard forwards to links.
+            CoreMsg::Forward { .. } => {}
+            CoreMsg::Route {
+                filter,
                 group,
-                core,
+                dest: RouteDest::Core(core),
                 add,
             } => {
                 let mut routes = self.routes.borrow_mut();

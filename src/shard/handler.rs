@@ -14,9 +14,9 @@ use crate::protocol::{
 use crate::session::{CloseReason, ConnLink, SessionRef, SubEntry};
 
 use super::connect::{ConnKind, Negotiated, TOPIC_ALIAS_MAX};
+use super::core::{Core, SubOpts};
 use crate::link::wire::{self, RouteOp};
 use crate::link::LinkMetrics;
-use super::core::{Core, SubOpts};
 
 /// What the reader does after a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,7 +192,9 @@ fn on_reserved_publish(core: &Core, conn: &mut ConnState, p: Publish) -> Flow {
                         LinkMetrics::set(&m.routes_in, count as u64);
                     }
                 }
-                None => tracing::warn!(link = %name, topic = %p.topic, "unknown link operation ignored"),
+                None => {
+                    tracing::warn!(link = %name, topic = %p.topic, "unknown link operation ignored")
+                }
             }
             ReasonCode::Success
         }
@@ -202,7 +204,11 @@ fn on_reserved_publish(core: &Core, conn: &mut ConnState, p: Publish) -> Flow {
             ReasonCode::NotAuthorized
         }
     };
-    let ack = PubResp { packet_id: p.packet_id, reason_code: reason, properties: Properties::default() };
+    let ack = PubResp {
+        packet_id: p.packet_id,
+        reason_code: reason,
+        properties: Properties::default(),
+    };
     match p.qos {
         QoS::AtMostOnce => {}
         QoS::AtLeastOnce => conn.send(&Packet::PubAck(ack)),
@@ -321,7 +327,11 @@ async fn on_subscribe(core: &Core, conn: &mut ConnState, s: Subscribe) -> Flow {
         if wire::is_reserved(inner) {
             // `$LINK/…` is the link protocol's, not for subscribers.
             CoreMetrics::add(&core.metrics.reserved_topic_refused, 1);
-            reason_codes.push(if conn.is_v5() { ReasonCode::NotAuthorized } else { ReasonCode::UnspecifiedError });
+            reason_codes.push(if conn.is_v5() {
+                ReasonCode::NotAuthorized
+            } else {
+                ReasonCode::UnspecifiedError
+            });
             continue;
         }
         let shared = protocol::parse_shared(text).is_some();

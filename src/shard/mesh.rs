@@ -33,12 +33,13 @@ pub enum CoreMsg {
     /// A connection whose CONNECT was read on another core and whose session lives
     /// here: take it over.
     Handoff(Box<Handoff>),
-    /// Core `core` gained its first (`add`) or lost its last local subscriber of
-    /// `filter` (in shared `group`, if any).
+    /// `dest` gained its first (`add`) or lost its last subscriber of `filter` (in
+    /// shared `group`, if any): a core's local subscribers, or a remote cluster's
+    /// routes over a link.
     Route {
         filter: Arc<str>,
         group: Option<Arc<str>>,
-        core: usize,
+        dest: RouteDest,
         add: bool,
     },
     /// Deliver `msg` to this core's matching sessions: to plain subscribers if
@@ -55,7 +56,10 @@ pub enum CoreMsg {
     /// Answer to a `Barrier`.
     BarrierAck { token: u64 },
     /// To the link shard: send `msg` to these links' remote clusters.
-    Forward { msg: Arc<Message>, links: SmallVec<[Arc<str>; 1]> },
+    Forward {
+        msg: Arc<Message>,
+        links: SmallVec<[Arc<str>; 1]>,
+    },
 }
 
 /// Who holds a route.

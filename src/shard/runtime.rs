@@ -58,7 +58,10 @@ fn links_file(config: &Config) -> Option<std::path::PathBuf> {
 
 /// A process incarnation id: changes at every start, so remotes drop stale routes.
 fn incarnation() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     format!("{:x}-{:x}", nanos, std::process::id())
 }
 
@@ -78,13 +81,18 @@ async fn run_link_shard(
         }
     };
     if senders.peer_id() != cores {
-        let message = format!("link shard got mesh index {} instead of {cores}", senders.peer_id());
+        let message = format!(
+            "link shard got mesh index {} instead of {cores}",
+            senders.peer_id()
+        );
         let _ = ready.send(Err(message.clone()));
         return Err(message);
     }
     let mesh = Rc::new(Mesh::new(senders, cores));
     let _ = ready.send(Ok(()));
-    LinkShard::new(&config.node.cluster, &incarnation(), mesh).run(receivers, commands, shared).await;
+    LinkShard::new(&config.node.cluster, &incarnation(), mesh)
+        .run(receivers, commands, shared)
+        .await;
     Ok(())
 }
 
@@ -113,7 +121,7 @@ impl Broker {
         .map_err(|e| StartError::Links(e.to_string()))?;
         // Data cores are peers 0..cores; the link shard, spawned last, is peer `cores`.
         let mesh: MeshBuilder<Vec<CoreMsg>, _> = MeshBuilder::full(cores + 1, MESH_CHANNEL_SIZE);
-        let (ready_tx, ready_rx) = crossbeam::channel::bounded::<Result<(), String>>(cores);
+        let (ready_tx, ready_rx) = crossbeam::channel::bounded::<Result<(), String>>(cores + 1);
         let cpus = online_cpus();
         let mut handles = Vec::with_capacity(cores);
         let mut metrics = Vec::with_capacity(cores);
@@ -130,19 +138,38 @@ impl Broker {
                 mesh.clone(),
                 ready_tx.clone(),
             );
-            let handle =
-                LocalExecutorBuilder::new(placement)
-                    .name(&format!("meridian-core-{core}"))
-                    .io_memory(IO_MEMORY)
-                    .spin_before_park(Duration::from_micros(50))
-                    .spawn(move || async move {
-                        run_core(config, shared, core_metrics, mesh, ready).await
-                    })
-                    .map_err(|source| StartError::Executor { core, source })?;
+            let registry = registry.clone();
+            let handle = LocalExecutorBuilder::new(placement)
+                .name(&format!("meridian-core-{core}"))
+                .io_memory(IO_MEMORY)
+                .spin_before_park(Duration::from_micros(50))
+                .spawn(move || async move {
+                    run_core(config, shared, core_metrics, registry, mesh, ready).await
+                })
+                .map_err(|source| StartError::Executor { core, source })?;
+            handles.push(handle);
+        }
+        {
+            let (config, shared, mesh, ready) = (
+                config.clone(),
+                shared.clone(),
+                mesh.clone(),
+                ready_tx.clone(),
+            );
+            let handle = LocalExecutorBuilder::new(Placement::Unbound)
+                .name("meridian-link")
+                .io_memory(IO_MEMORY)
+                .spawn(move || async move {
+                    run_link_shard(config, shared, mesh, commands_rx, ready).await
+                })
+                .map_err(|source| StartError::Executor {
+                    core: cores,
+                    source,
+                })?;
             handles.push(handle);
         }
         drop(ready_tx);
-        for _ in 0..cores {
+        for _ in 0..=cores {
             match ready_rx.recv() {
                 Ok(Ok(())) => {}
                 Ok(Err(message)) => {
@@ -152,10 +179,12 @@ impl Broker {
                 Err(_) => break,
             }
         }
+        registry.start_all();
         Ok(Broker {
             shared,
             handles,
             metrics,
+            registry,
         })
     }
 
@@ -248,11 +277,12 @@ async fn run_core(
             return Err("cannot join the cross-core mesh".into());
         }
     };
-    let mesh = Rc::new(Mesh::new(senders));
+    let mesh = Rc::new(Mesh::new(senders, cores));
     let core = Rc::new(Core::new(
         config.clone(),
         shared.clone(),
         metrics,
+        registry,
         mesh.clone(),
     ));
     let me = core.id();
