@@ -32,6 +32,9 @@ pub struct Stats {
     pub dropped: AtomicU64,
     /// Subscribers whose SUBACK arrived.
     pub subscribed: AtomicU64,
+    /// Clients ready for the run: publishers and held connections connected,
+    /// subscribers subscribed.
+    pub ready: AtomicU64,
     /// PUBLISH packets written by publishers.
     pub sent: AtomicU64,
     /// Publishes acknowledged (PUBACK for QoS 1, PUBCOMP for QoS 2).
@@ -44,7 +47,11 @@ pub struct Stats {
     pub inflight: AtomicU64,
     latency: Mutex<Histogram<u64>>,
     connect_latency: Mutex<Histogram<u64>>,
+    errors: Mutex<Vec<String>>,
 }
+
+/// Distinct error messages kept for the summary.
+const MAX_ERRORS: usize = 8;
 
 impl Default for Stats {
     fn default() -> Self {
@@ -53,6 +60,7 @@ impl Default for Stats {
             connect_failed: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             subscribed: AtomicU64::new(0),
+            ready: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             acked: AtomicU64::new(0),
             received: AtomicU64::new(0),
@@ -60,6 +68,7 @@ impl Default for Stats {
             inflight: AtomicU64::new(0),
             latency: Mutex::new(new_histogram()),
             connect_latency: Mutex::new(new_histogram()),
+            errors: Mutex::new(Vec::new()),
         }
     }
 }
@@ -91,6 +100,24 @@ impl Stats {
         let _ = lock(&self.connect_latency).add(local);
     }
 
+    /// Notes a client error; the first few distinct messages are kept for the
+    /// summary and echoed on stderr as they happen.
+    pub fn note_error(&self, what: String) {
+        let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        if errors.len() < MAX_ERRORS && !errors.contains(&what) {
+            eprintln!("error: {what}");
+            errors.push(what);
+        }
+    }
+
+    /// The distinct errors noted so far (at most a few).
+    pub fn errors(&self) -> Vec<String> {
+        self.errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// A copy of the end-to-end latency histogram so far (µs).
     pub fn latency(&self) -> Histogram<u64> {
         lock(&self.latency).clone()
@@ -108,6 +135,7 @@ impl Stats {
             connect_failed: get(&self.connect_failed),
             dropped: get(&self.dropped),
             subscribed: get(&self.subscribed),
+            ready: get(&self.ready),
             sent: get(&self.sent),
             acked: get(&self.acked),
             received: get(&self.received),
@@ -124,6 +152,7 @@ pub struct Snapshot {
     pub connect_failed: u64,
     pub dropped: u64,
     pub subscribed: u64,
+    pub ready: u64,
     pub sent: u64,
     pub acked: u64,
     pub received: u64,
