@@ -6,6 +6,7 @@ use meridian_loadgen::cmd;
 
 fn main() {
     meridian_loadgen::logger::init();
+    cmd::raise_fd_limit();
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Conn(a) => cmd::conn::run(a),

@@ -127,6 +127,9 @@ pub fn run(args: &ConnArgs) -> Result<(), CmdError> {
     } else {
         print!("{text}");
     }
+    if summary.connected == 0 {
+        return Err(CmdError::NoClients);
+    }
     Ok(())
 }
 

@@ -41,6 +41,23 @@ pub enum CmdError {
     Usage(String),
     #[error("proxy: {0}")]
     Proxy(io::Error),
+    #[error("no client could connect")]
+    NoClients,
+}
+
+/// Raises the open-file limit to its hard maximum: every client is a socket.
+pub fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid rlimit for getrlimit to fill and setrlimit to read.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }
 
 /// A short id unique to this run, for client ids and topics.
@@ -187,6 +204,9 @@ pub fn emit(summary: &Summary, out: &OutputArgs, latency: &Histogram<u64>) -> Re
         }
     } else {
         print!("{}", summary.text());
+    }
+    if summary.connections.connected == 0 {
+        return Err(CmdError::NoClients);
     }
     Ok(())
 }

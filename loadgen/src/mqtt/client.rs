@@ -43,7 +43,7 @@ pub enum ClientError {
     Refused(ReasonCode),
     #[error("timed out waiting for {0}")]
     Timeout(&'static str),
-    #[error("connection closed by the broker")]
+    #[error("connection closed by the peer")]
     Closed,
     #[error("unexpected packet type {0} from the broker")]
     Unexpected(u8),

@@ -24,7 +24,7 @@ pub async fn run(ctx: Rc<ExecCtx>, opts: Rc<ClientOptions>, addr: SocketAddr, cl
         .record_connect(client.connect_time.as_micros() as u64);
     let why = loop {
         match client.reader.fill().await {
-            Ok(0) => break "connection closed by the broker".to_string(),
+            Ok(0) => break "connection closed by the peer".to_string(),
             Ok(_) => while let Ok(Some(_)) = client.reader.try_next() {},
             Err(e) => break e.to_string(),
         }

@@ -120,7 +120,7 @@ async fn write_side<W: AsyncWrite + Unpin>(
     mut w: W,
     version: ProtocolVersion,
 ) {
-    ctx.control.reached(Phase::Publishing).await;
+    ctx.phase.reached(Phase::Publishing).await;
     let mut publish = Publish {
         dup: false,
         qos: spec.qos,
@@ -226,7 +226,7 @@ async fn drain<W: AsyncWrite + Unpin>(
     }
     // Only a sender that has finished waits for the end of the run to leave,
     // so late acks still count; leaving early would be noticed as a drop.
-    ctx.control.reached(Phase::Draining).await;
+    ctx.phase.reached(Phase::Draining).await;
     out.clear();
     flow.leaving.set(true);
     if encode(&Packet::Disconnect(Disconnect::normal()), version, out).is_ok() {
@@ -244,7 +244,7 @@ async fn read_side<R: AsyncRead + Unpin>(
 ) {
     let why = loop {
         match reader.fill().await {
-            Ok(0) => break "connection closed by the broker".to_string(),
+            Ok(0) => break "connection closed by the peer".to_string(),
             Ok(_) => {}
             Err(e) => break e.to_string(),
         }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 
-use super::control::{Control, ExecCtx, Phase};
+use super::control::{Control, ExecCtx, Phase, PhaseWatch};
 use crate::mqtt::client::ClientOptions;
 use crate::mqtt::holder;
 use crate::mqtt::publisher::{self, PubCounters, PublisherSpec};
@@ -171,9 +171,14 @@ async fn drive(
     let ctx = Rc::new(ExecCtx {
         stats,
         control,
+        phase: PhaseWatch::default(),
         hist: LocalHist::default(),
     });
     let opts = Rc::new(opts);
+    let watcher = glommio::spawn_local({
+        let ctx = Rc::clone(&ctx);
+        async move { ctx.phase.follow(&ctx.control).await }
+    });
     let flusher = glommio::spawn_local({
         let ctx = Rc::clone(&ctx);
         async move {
@@ -227,7 +232,7 @@ async fn drive(
             glommio::timer::sleep(sched.next_wake(now).saturating_duration_since(now)).await;
         }
     }
-    ctx.control.reached(Phase::Done).await;
+    watcher.await;
     drop(tasks);
     drop(flusher);
     ctx.hist.flush(&ctx.stats);

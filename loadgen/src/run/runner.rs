@@ -109,6 +109,10 @@ pub fn run_with(
         thread::sleep(POLL);
     }
     let setup = started.elapsed();
+    if spec.clients > 0 && stats.snapshot().ready == 0 {
+        // Nobody to run with: end now (the errors are in the summary).
+        interrupted = true;
+    }
 
     let publishing_start = Instant::now();
     if !interrupted {
