@@ -53,9 +53,6 @@ pub struct PublisherSpec {
 pub struct PubCounters {
     pub sent: Cell<u64>,
     pub acked: Cell<u64>,
-    /// True once the publisher has stopped sending (limit reached, run
-    /// draining, or connection lost).
-    pub finished: Cell<bool>,
 }
 
 /// State shared by the two halves of one publisher.
@@ -81,7 +78,6 @@ pub async fn run(
             add(&ctx.stats.connect_failed, 1);
             ctx.stats
                 .note_error(format!("publisher {}: {e}", spec.client_id));
-            counters.finished.set(true);
             return;
         }
     };
@@ -101,7 +97,6 @@ pub async fn run(
         read_side(&ctx, &spec, &flow, &counters, client.reader),
     )
     .await;
-    counters.finished.set(true);
 }
 
 fn put_pubrels(flow: &Flow, version: ProtocolVersion, out: &mut BytesMut) {
@@ -191,9 +186,6 @@ async fn write_side<W: AsyncWrite + Unpin>(
         };
         futures_lite::future::or(glommio::timer::sleep(wait), flow.wake_writer.notified()).await;
     }
-    counters
-        .finished
-        .set(sched.is_exhausted() || flow.closed.get());
     drain(ctx, flow, &mut w, version, &mut out).await;
 }
 

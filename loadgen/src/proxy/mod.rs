@@ -182,13 +182,27 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             return;
         }
         let Ok(client) = conn else { continue };
-        if shared.cuts.is_cut(Instant::now()) || open(&shared, client).is_err() {
+        if shared.cuts.is_cut(Instant::now()) {
+            shared.refused.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        // Connecting upstream may take a while: never hold up the next accept.
+        let opener = Arc::clone(&shared);
+        let spawned = thread::Builder::new()
+            .name("proxy-open".into())
+            .spawn(move || {
+                if open(&opener, client).is_err() {
+                    opener.refused.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        if spawned.is_err() {
             shared.refused.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
 
-/// Connects upstream and starts both directions; on error the client is dropped (closed).
+/// Connects upstream and starts both directions; on error the client is
+/// dropped (closed). A connection counts as accepted once both ends are open.
 fn open(shared: &Arc<Shared>, client: TcpStream) -> io::Result<()> {
     let upstream = TcpStream::connect_timeout(&shared.upstream, shared.connect_timeout)?;
     client.set_nodelay(true)?;
@@ -204,15 +218,14 @@ fn open(shared: &Arc<Shared>, client: TcpStream) -> io::Result<()> {
     if shared.cuts.is_cut(Instant::now()) {
         return Err(io::Error::new(io::ErrorKind::ConnectionRefused, "link cut"));
     }
+    shared.accepted.fetch_add(1, Ordering::Relaxed);
     pipe::spawn(
         client.try_clone()?,
         upstream.try_clone()?,
         Arc::clone(&shared.up),
         Arc::clone(&guard),
     )?;
-    pipe::spawn(upstream, client, Arc::clone(&shared.down), guard)?;
-    shared.accepted.fetch_add(1, Ordering::Relaxed);
-    Ok(())
+    pipe::spawn(upstream, client, Arc::clone(&shared.down), guard)
 }
 
 fn cut_loop(shared: &Shared, plan: CutSchedule) {

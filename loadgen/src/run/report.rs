@@ -146,6 +146,8 @@ pub struct Summary {
     pub expected: u64,
     /// PUBLISH packets received by subscribers, duplicates included.
     pub received: u64,
+    /// Payload bytes received by subscribers.
+    pub received_bytes: u64,
     pub lost: u64,
     pub duplicates: u64,
     pub reordered: u64,
@@ -165,6 +167,7 @@ impl Summary {
         self.sent = s.sent;
         self.acked = s.acked;
         self.received = s.received;
+        self.received_bytes = s.received_bytes;
         self.send_rate = round1(s.sent as f64 / secs);
         self.recv_rate = round1(s.received as f64 / secs);
         self.expected = pubs.iter().map(|p| p.expected).sum();
