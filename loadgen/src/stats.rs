@@ -47,7 +47,15 @@ pub struct Stats {
     pub inflight: AtomicU64,
     latency: Mutex<Histogram<u64>>,
     connect_latency: Mutex<Histogram<u64>>,
-    errors: Mutex<Vec<String>>,
+    errors: Mutex<Vec<ErrorCount>>,
+}
+
+/// One kind of client error: its message, how many clients hit it, and the first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorCount {
+    pub message: String,
+    pub clients: u64,
+    pub first_client: String,
 }
 
 /// Distinct error messages kept for the summary.
@@ -100,22 +108,36 @@ impl Stats {
         let _ = lock(&self.connect_latency).add(local);
     }
 
-    /// Notes a client error; the first few distinct messages are kept for the
-    /// summary and echoed on stderr as they happen.
-    pub fn note_error(&self, what: String) {
+    /// Notes that `client` failed with `message`. Clients failing the same way
+    /// are counted together; the first few distinct messages are kept for the
+    /// summary and echoed on stderr when first seen.
+    pub fn note_error(&self, client: &str, message: String) {
         let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
-        if errors.len() < MAX_ERRORS && !errors.contains(&what) {
-            eprintln!("error: {what}");
-            errors.push(what);
+        if let Some(e) = errors.iter_mut().find(|e| e.message == message) {
+            e.clients += 1;
+        } else if errors.len() < MAX_ERRORS {
+            eprintln!("error: {client}: {message}");
+            errors.push(ErrorCount {
+                message,
+                clients: 1,
+                first_client: client.to_string(),
+            });
         }
     }
 
-    /// The distinct errors noted so far (at most a few).
+    /// The distinct errors so far, as `message (N clients, first: id)`.
     pub fn errors(&self) -> Vec<String> {
         self.errors
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} ({} clients, first: {})",
+                    e.message, e.clients, e.first_client
+                )
+            })
+            .collect()
     }
 
     /// A copy of the end-to-end latency histogram so far (µs).
@@ -233,6 +255,21 @@ mod tests {
         local.record_latency(0);
         local.flush(&stats);
         assert_eq!(stats.latency().min(), 1);
+    }
+
+    #[test]
+    fn are_clients_failing_the_same_way_counted_together() {
+        let stats = Stats::default();
+        stats.note_error("c1", "refused".into());
+        stats.note_error("c2", "refused".into());
+        stats.note_error("c3", "timed out".into());
+        assert_eq!(
+            stats.errors(),
+            vec![
+                "refused (2 clients, first: c1)".to_string(),
+                "timed out (1 clients, first: c3)".to_string()
+            ]
+        );
     }
 
     #[test]

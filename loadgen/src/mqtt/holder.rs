@@ -14,7 +14,7 @@ pub async fn run(ctx: Rc<ExecCtx>, opts: Rc<ClientOptions>, addr: SocketAddr, cl
         Ok(c) => c,
         Err(e) => {
             add(&ctx.stats.connect_failed, 1);
-            ctx.stats.note_error(format!("connection {client_id}: {e}"));
+            ctx.stats.note_error(&client_id, e.to_string());
             return;
         }
     };
@@ -31,7 +31,6 @@ pub async fn run(ctx: Rc<ExecCtx>, opts: Rc<ClientOptions>, addr: SocketAddr, cl
     };
     if ctx.control.phase() < Phase::Done {
         add(&ctx.stats.dropped, 1);
-        ctx.stats
-            .note_error(format!("connection {client_id}: {why}"));
+        ctx.stats.note_error(&client_id, why.to_string());
     }
 }

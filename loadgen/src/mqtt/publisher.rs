@@ -76,8 +76,7 @@ pub async fn run(
         Ok(c) => c,
         Err(e) => {
             add(&ctx.stats.connect_failed, 1);
-            ctx.stats
-                .note_error(format!("publisher {}: {e}", spec.client_id));
+            ctx.stats.note_error(&spec.client_id, e.to_string());
             return;
         }
     };
@@ -156,8 +155,7 @@ async fn write_side<W: AsyncWrite + Unpin>(
                 publish.packet_id = id;
             }
             if let Err(e) = encode_publish(&publish, version, &mut out) {
-                ctx.stats
-                    .note_error(format!("publisher {}: {e}", spec.client_id));
+                ctx.stats.note_error(&spec.client_id, e.to_string());
                 return;
             }
             let end = out.len();
@@ -265,7 +263,7 @@ async fn read_side<R: AsyncRead + Unpin>(
 
 fn lost_connection(stats: &Stats, client_id: &str, why: &str) {
     add(&stats.dropped, 1);
-    stats.note_error(format!("publisher {client_id}: {why}"));
+    stats.note_error(client_id, why.to_string());
 }
 
 /// Handles every buffered packet; returns the publishes whose flow completed.

@@ -72,8 +72,7 @@ pub async fn run(
         Ok(c) => c,
         Err(e) => {
             add(&ctx.stats.connect_failed, 1);
-            ctx.stats
-                .note_error(format!("subscriber {}: {e}", spec.client_id));
+            ctx.stats.note_error(&spec.client_id, e.to_string());
             return;
         }
     };
@@ -95,8 +94,7 @@ pub async fn run(
             .collect(),
     });
     if let Err(e) = client.send(&subscribe).await {
-        ctx.stats
-            .note_error(format!("subscriber {}: {e}", spec.client_id));
+        ctx.stats.note_error(&spec.client_id, e.to_string());
         return;
     }
     let mut out = BytesMut::new();
@@ -176,7 +174,6 @@ pub async fn run(
     };
     if ctx.control.phase() < Phase::Done {
         add(&ctx.stats.dropped, 1);
-        ctx.stats
-            .note_error(format!("subscriber {}: {why}", spec.client_id));
+        ctx.stats.note_error(&spec.client_id, why.to_string());
     }
 }
