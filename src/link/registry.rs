@@ -7,17 +7,17 @@
 //! ([`LinkRegistry::accepts`]). Control path only: a mutex is fine here.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crossbeam::channel::Sender;
-use serde::Deserialize;
 
 use super::command::LinkCommand;
 use super::metrics::{LinkMetrics, LinkState};
 use crate::config::{ConfigError, LinkConfig};
+
+mod links_file;
 
 /// The links and their counter blocks; one entry per name.
 pub struct LinkRegistry {
@@ -96,13 +96,6 @@ fn invalid(key: impl Into<String>, problem: impl Into<String>) -> RegistryError 
     })
 }
 
-/// The links file's layout.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SavedLinks {
-    links: Vec<LinkConfig>,
-}
-
 impl LinkRegistry {
     /// Where the links of `config_file` are kept: `<dir>/<stem>.links.json`
     /// (`/etc/meridian/meridian.toml` → `/etc/meridian/meridian.links.json`).
@@ -122,14 +115,23 @@ impl LinkRegistry {
         persist: Option<PathBuf>,
         commands: Sender<LinkCommand>,
     ) -> Result<Arc<Self>, RegistryError> {
-        let links = match persist.as_deref().map(|p| load(p, &local_cluster)) {
+        let loaded = persist.as_deref().map(|path| {
+            links_file::load(path, &local_cluster).map_err(|problem| RegistryError::Load {
+                path: path.to_path_buf(),
+                problem,
+            })
+        });
+        let links = match loaded {
             Some(Err(e)) => return Err(e),
             Some(Ok(Some(saved))) => {
-                if let Some(path) = &persist {
-                    tracing::info!(
-                        file = %path.display(),
-                        links = saved.len(),
-                        "links come from the links file, which overrides [[link]] in the config"
+                let file = persist.as_deref().unwrap_or(Path::new("")).display();
+                if saved == links {
+                    tracing::info!(%file, links = saved.len(), "links read from the links file");
+                } else {
+                    tracing::warn!(
+                        %file,
+                        "[[link]] in the config differs from the links file, which wins \
+                         (it holds the admin API's changes); delete it to use the config's links"
                     );
                 }
                 saved
@@ -342,7 +344,7 @@ impl LinkRegistry {
             }
             return Ok(());
         };
-        write_atomically(path, links).map_err(|source| RegistryError::Persist {
+        links_file::save(path, links).map_err(|source| RegistryError::Persist {
             path: path.clone(),
             source,
         })
@@ -361,52 +363,6 @@ fn initial_state(metrics: &LinkMetrics, enable: bool) {
     } else {
         LinkState::Disabled
     });
-}
-
-/// The links saved in `path`, `None` if there is no such file.
-fn load(path: &Path, local_cluster: &str) -> Result<Option<Vec<LinkConfig>>, RegistryError> {
-    let failed = |problem: String| RegistryError::Load {
-        path: path.to_path_buf(),
-        problem,
-    };
-    let text = match std::fs::read(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(failed(e.to_string())),
-    };
-    let saved: SavedLinks = serde_json::from_slice(&text).map_err(|e| failed(e.to_string()))?;
-    LinkConfig::validate_set(&saved.links, local_cluster).map_err(|e| failed(invalid_text(&e)))?;
-    Ok(Some(saved.links))
-}
-
-/// Writes `{"links": [...]}` to a temporary file beside `path` (owner-only: it
-/// holds passwords), syncs it and renames it over `path`.
-fn write_atomically(path: &Path, links: &[LinkConfig]) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-
-    let text = serde_json::to_vec_pretty(&serde_json::json!({ "links": links }))
-        .map_err(std::io::Error::other)?;
-    let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(".tmp");
-    let tmp = PathBuf::from(tmp_name);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(&text)?;
-    file.write_all(b"\n")?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, path)?;
-    // Make the rename itself durable; a directory that cannot be opened only loses that.
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Ok(dir) = std::fs::File::open(dir) {
-            dir.sync_all()?;
-        }
-    }
-    Ok(())
 }
 
 /// Equal presence and equal bytes; the byte comparison takes the same time
@@ -430,7 +386,7 @@ mod tests {
     use super::*;
     use crossbeam::channel::{unbounded, Receiver};
 
-    fn link(name: &str) -> LinkConfig {
+    pub(super) fn link(name: &str) -> LinkConfig {
         let mut link: LinkConfig = toml::from_str(
             "name = \"x\"\nserver = \"127.0.0.1:1883\"\ntopics = [\"global/#\"]\n\
              username = \"link\"\npassword = \"secret\"\n",
@@ -441,7 +397,7 @@ mod tests {
     }
 
     /// A fresh directory for one test's files.
-    fn scratch_dir(test: &str) -> PathBuf {
+    pub(super) fn scratch_dir(test: &str) -> PathBuf {
         let dir =
             std::env::temp_dir().join(format!("meridian-registry-{}-{test}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -449,7 +405,7 @@ mod tests {
         dir
     }
 
-    fn registry(
+    pub(super) fn registry(
         links: Vec<LinkConfig>,
         persist: Option<PathBuf>,
     ) -> (Arc<LinkRegistry>, Receiver<LinkCommand>) {
@@ -459,7 +415,7 @@ mod tests {
     }
 
     /// The commands sent so far, as (verb, name, enable).
-    fn sent(rx: &Receiver<LinkCommand>) -> Vec<(&'static str, String, bool)> {
+    pub(super) fn sent(rx: &Receiver<LinkCommand>) -> Vec<(&'static str, String, bool)> {
         rx.try_iter()
             .map(|c| match c {
                 LinkCommand::Upsert { config, .. } => ("upsert", config.name, config.enable),
@@ -610,77 +566,6 @@ mod tests {
         assert_eq!(reg.delete("huawei").unwrap_err().status(), 404);
         let names: Vec<String> = reg.list().into_iter().map(|(l, _)| l.name).collect();
         assert_eq!(names, vec!["aws".to_owned()]);
-    }
-
-    #[test]
-    fn do_api_changes_survive_a_restart_through_the_links_file() {
-        let dir = scratch_dir("persist");
-        let file = dir.join("meridian.links.json");
-        let (reg, _rx) = registry(vec![link("huawei")], Some(file.clone()));
-        assert!(!file.exists(), "nothing is written before a change");
-        reg.create(link("aws")).unwrap();
-        reg.update("huawei", serde_json::json!({ "enable": false }))
-            .unwrap();
-        let mode = std::os::unix::fs::PermissionsExt::mode(
-            &std::fs::metadata(&file).unwrap().permissions(),
-        );
-        assert_eq!(mode & 0o777, 0o600, "the file holds passwords");
-        // The config still lists only "huawei", enabled: the links file wins.
-        let (again, rx) = registry(vec![link("huawei")], Some(file.clone()));
-        let links: Vec<LinkConfig> = again.list().into_iter().map(|(l, _)| l).collect();
-        let mut disabled = link("huawei");
-        disabled.enable = false;
-        assert_eq!(links, vec![disabled, link("aws")]);
-        assert_eq!(
-            again.metrics("huawei").unwrap().state(),
-            LinkState::Disabled
-        );
-        again.delete("aws").unwrap();
-        drop(rx);
-        let (third, _rx) = registry(Vec::new(), Some(file));
-        assert_eq!(third.list().len(), 1);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn is_a_broken_links_file_refused_naming_it() {
-        let dir = scratch_dir("broken");
-        let file = dir.join("meridian.links.json");
-        std::fs::write(&file, "{\"links\": [{\"name\": 5}]}").unwrap();
-        let (tx, _rx) = unbounded();
-        let err = LinkRegistry::new("aliyun".into(), Vec::new(), Some(file.clone()), tx.clone())
-            .err()
-            .expect("broken file refused");
-        let text = err.to_string();
-        assert!(
-            text.starts_with(&format!("cannot use the links file {}: ", file.display())),
-            "{text}"
-        );
-        let saved = serde_json::json!({ "links": [link("aliyun")] }).to_string();
-        std::fs::write(&file, saved).unwrap();
-        let err = LinkRegistry::new("aliyun".into(), Vec::new(), Some(file.clone()), tx)
-            .err()
-            .expect("invalid link refused");
-        assert!(err.to_string().contains("link[0].name: "), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn does_a_failed_save_change_nothing() {
-        let dir = scratch_dir("unwritable");
-        let file = dir.join("missing-dir").join("meridian.links.json");
-        let (reg, rx) = registry(vec![link("huawei")], Some(file));
-        let err = reg.create(link("aws")).unwrap_err();
-        assert_eq!(err.status(), 500);
-        assert!(
-            err.to_string().starts_with("cannot save the links to "),
-            "{err}"
-        );
-        assert!(reg.get("aws").is_none());
-        assert!(reg.delete("huawei").is_err());
-        assert!(reg.get("huawei").is_some());
-        assert!(sent(&rx).is_empty());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
