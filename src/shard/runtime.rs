@@ -43,17 +43,14 @@ pub enum StartError {
     Core { core: usize, message: String },
     #[error("links: {0}")]
     Links(String),
-    #[error("admin.bind: cannot serve the admin API: {0}")]
+    #[error("cannot serve the admin API: {0}")]
     Admin(std::io::Error),
 }
 
-/// Where links changed through the admin API are kept: next to the config file
-/// (`<config>.links.json`), or nowhere when running on built-in defaults.
+/// Where links changed through the admin API are kept: next to the config file,
+/// or nowhere when running on built-in defaults.
 fn links_file(config: &Config) -> Option<std::path::PathBuf> {
-    let source = config.source.as_ref()?;
-    let mut name = source.file_name()?.to_os_string();
-    name.push(".links.json");
-    Some(source.with_file_name(name))
+    config.source.as_deref().map(LinkRegistry::persist_path_for)
 }
 
 /// A process incarnation id: changes at every start, so remotes drop stale routes.
@@ -218,7 +215,18 @@ pub fn run(config: Config) -> Result<(), StartError> {
         signal_hook::consts::SIGTERM,
     ])
     .map_err(StartError::Signals)?;
+    let admin = config.admin.as_ref().map(|a| a.addr());
     let broker = Broker::start(config)?;
+    if let Some(bind) = admin {
+        match crate::admin::spawn(bind, broker.registry.clone(), broker.metrics.clone()) {
+            Ok(_) => tracing::info!(%bind, "admin API listening"),
+            Err(e) => {
+                broker.stop();
+                let _ = broker.join();
+                return Err(StartError::Admin(e));
+            }
+        }
+    }
     if let Some(signal) = signals.forever().next() {
         tracing::info!(signal, "shutting down");
     }
