@@ -47,8 +47,8 @@ pub async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(CONNECT_TIMEOUT));
-    let mut buf = BytesMut::with_capacity(1024);
-    let mut io = Transport { stream, tls: None };
+    let mut buf = BytesMut::new();
+    let mut io = Transport::new(stream, None);
     if let Some(config) = tls {
         let session = match ServerConnection::new(config) {
             Ok(conn) => Rc::new(RefCell::new(conn)),
@@ -144,10 +144,7 @@ pub async fn adopt(core: Rc<Core>, handoff: Box<Handoff>) {
     } = *handoff;
     // SAFETY: the descriptor came to us by ownership; TcpStream takes it over.
     let stream = unsafe { TcpStream::from_raw_fd(fd.into_raw_fd()) };
-    let io = Transport {
-        stream,
-        tls: tls.map(|t| Rc::new(RefCell::new(*t))),
-    };
+    let io = Transport::new(stream, tls.map(|t| Rc::new(RefCell::new(*t))));
     run(core, io, connect, buf, peer, assigned_id).await;
 }
 
@@ -264,10 +261,7 @@ async fn run(
         );
         return;
     }
-    let writer = Transport {
-        stream: unsafe { TcpStream::from_raw_fd(wfd) },
-        tls: io.tls.clone(),
-    };
+    let writer = Transport::new(unsafe { TcpStream::from_raw_fd(wfd) }, io.tls.clone());
     glommio::spawn_local(write_loop(
         core.clone(),
         link.clone(),
@@ -409,7 +403,7 @@ async fn write_loop(
     fd: RawFd,
 ) {
     link.fd.set(Some(fd));
-    let mut out = BytesMut::with_capacity(4096);
+    let mut out = BytesMut::new();
     loop {
         {
             let mut ctrl = link.ctrl.borrow_mut();
@@ -440,6 +434,10 @@ async fn write_loop(
                 }
                 break;
             }
+            if out.capacity() > 4096 {
+                // Idle: give the write buffer back (memory per idle connection).
+                out = BytesMut::new();
+            }
             link.wake.notified().await;
             continue;
         }
@@ -448,7 +446,7 @@ async fn write_loop(
         }
         out.clear();
         if out.capacity() > 1 << 20 {
-            out = BytesMut::with_capacity(4096);
+            out = BytesMut::new();
         }
     }
     link.closed.set(true);
