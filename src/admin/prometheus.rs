@@ -143,31 +143,11 @@ pub fn render(cores: &[Arc<CoreMetrics>], links: &[(LinkConfig, Arc<LinkMetrics>
     out
 }
 
-/// One line of help per broker counter (see `crate::metrics`).
+/// One line of help per broker counter: its doc comment in `crate::metrics`.
 fn broker_help(name: &str) -> &'static str {
-    match name {
-        "connections" => "Client connections currently open.",
-        "connects" => "CONNECTs accepted.",
-        "refused_max_connections" => {
-            "Connections refused because limits.max_connections was reached."
-        }
-        "protocol_errors" => "Connections closed for a protocol violation or malformed packet.",
-        "packets_too_large" => "Packets refused because they exceed limits.max_packet_size.",
-        "keepalive_timeouts" => "Connections closed because the keep-alive expired.",
-        "messages_received" => "PUBLISH packets received from clients.",
-        "messages_delivered" => "PUBLISH packets written to subscribers.",
-        "dropped_queue_full" => "Deliveries dropped because the session queue was full.",
-        "dropped_offline_qos0" => "QoS 0 deliveries not queued for an offline session.",
-        "dropped_expired" => "Deliveries dropped because the message expired.",
-        "dropped_too_large_for_client" => {
-            "Deliveries dropped because they exceed the client's Maximum Packet Size."
-        }
-        "retained_refused" => {
-            "Retained messages not stored because limits.max_retained_messages was reached."
-        }
-        "takeovers" => "Sessions taken over by a new connection with the same client id.",
-        "sessions_expired" => "Sessions ended by session expiry.",
-        _ => "Broker counter, summed over cores.",
+    match CoreMetrics::help(name) {
+        "" => "Broker counter, summed over cores.",
+        help => help,
     }
 }
 
@@ -213,7 +193,7 @@ mod tests {
         CoreMetrics::add(&cores[1].messages_received, 10);
         let text = render(&cores, &[]);
         assert!(text.contains(
-            "# HELP meridian_connections Client connections currently open.\n\
+            "# HELP meridian_connections Client connections currently open (after CONNECT).\n\
              # TYPE meridian_connections gauge\nmeridian_connections 7\n"
         ));
         assert!(text.contains(

@@ -27,7 +27,11 @@ pub struct Transport {
 
 impl Transport {
     pub fn new(stream: TcpStream, tls: Option<Rc<TlsSession>>) -> Self {
-        Transport { stream, tls, light: true }
+        Transport {
+            stream,
+            tls,
+            light: true,
+        }
     }
 
     /// Appends what arrives to `buf`; returns 0 at end of stream, else a positive
