@@ -142,6 +142,13 @@ impl LinkShard {
                     link.stop();
                     tracing::info!(link = %name, "link removed");
                 }
+                // The routes the remote asked us for go too: nothing is forwarded to
+                // a link that no longer exists.
+                let name: Arc<str> = Arc::from(name.as_str());
+                for core in 0..self.mesh.cores() {
+                    self.mesh
+                        .send(core, CoreMsg::LinkRemoved { name: name.clone() });
+                }
             }
         }
     }

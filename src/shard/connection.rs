@@ -25,7 +25,7 @@ use crate::protocol::{
 };
 use crate::session::{CloseReason, ConnLink, SessionRef};
 
-use super::connect;
+use super::connect::{self, ConnKind};
 use super::core::Core;
 use super::handler::{self, ConnState, Flow};
 use super::mesh::{CoreMsg, Handoff};
@@ -219,6 +219,9 @@ async fn run(
     let negotiated = connect::negotiate(&core, &connect);
     let max_packet_out = connect.properties.maximum_packet_size.unwrap_or(u32::MAX);
     let link = Rc::new(ConnLink::new(connect.protocol, max_packet_out));
+    if let ConnKind::Link(cluster) = &kind {
+        *link.peer_cluster.borrow_mut() = Some(cluster.clone());
+    }
     let receive_maximum = connect.properties.receive_maximum.unwrap_or(u16::MAX);
     let (session, present) = connect::attach_session(
         &core,

@@ -414,6 +414,33 @@ impl Core {
         count
     }
 
+    /// The link to `link` was deleted: end that cluster's link connections here and
+    /// drop every route it asked for (on every core), if this core holds them.
+    fn drop_link_routes(&self, link: &Arc<str>) {
+        for session in self.sessions.borrow().values() {
+            if let Some(conn) = &session.borrow().conn {
+                if conn.peer_cluster.borrow().as_ref() == Some(link) {
+                    conn.request_close(crate::session::CloseReason::Disconnect(
+                        crate::protocol::ReasonCode::AdministrativeAction,
+                    ));
+                }
+            }
+        }
+        let Some(mut remote) = self.remote_routes.borrow_mut().remove(link) else {
+            return;
+        };
+        for change in remote.clear() {
+            self.apply_link_route(link, &change.filter, false);
+            let filter: Arc<str> = Arc::from(change.filter.as_str());
+            self.mesh.broadcast(|| CoreMsg::Route {
+                filter: filter.clone(),
+                group: None,
+                dest: RouteDest::Link(link.clone()),
+                add: false,
+            });
+        }
+    }
+
     fn apply_link_route(&self, link: &Arc<str>, filter: &str, add: bool) {
         let mut routes = self.routes.borrow_mut();
         if add {
@@ -467,6 +494,7 @@ impl Core {
             } => self.apply_link_route(&link, &filter, add),
             // Only the link shard forwards to links.
             CoreMsg::Forward { .. } => {}
+            CoreMsg::LinkRemoved { name } => self.drop_link_routes(&name),
             CoreMsg::Route {
                 filter,
                 group,

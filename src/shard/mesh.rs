@@ -55,6 +55,9 @@ pub enum CoreMsg {
     Barrier { from: usize, token: u64 },
     /// Answer to a `Barrier`.
     BarrierAck { token: u64 },
+    /// From the link shard: the link to cluster `name` was deleted; drop the routes
+    /// that cluster asked us for.
+    LinkRemoved { name: Arc<str> },
     /// To the link shard: send `msg` to these links' remote clusters.
     Forward {
         msg: Arc<Message>,
