@@ -435,8 +435,8 @@ mod tests {
 
     #[test]
     fn is_an_unknown_section_rejected_naming_it() {
-        let err = parse_error("[[link]]\nname = \"huawei\"\n");
-        assert!(err.contains("unknown field `link`"), "{err}");
+        let err = parse_error("[[bridge]]\nname = \"huawei\"\n");
+        assert!(err.contains("unknown field `bridge`"), "{err}");
     }
 
     #[test]

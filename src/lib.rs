@@ -32,6 +32,8 @@
 //! - [`shard`]: executors, connections, the cross-core mesh.
 //! - [`retain`]: retained messages. [`message`]: a message in flight.
 //! - [`config`]: the TOML schema. [`metrics`]: counters.
+//! - [`admin`]: the control thread: links API and Prometheus metrics over HTTP.
+pub mod admin;
 pub mod config;
 pub mod link;
 pub mod message;

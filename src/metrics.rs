@@ -15,12 +15,20 @@ macro_rules! counters {
             pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
                 vec![ $( (stringify!($name), self.$name.load(Ordering::Relaxed)), )* ]
             }
+
+            /// A counter's description (its doc comment), for metric help texts.
+            pub fn help(name: &str) -> &'static str {
+                match name {
+                    $( stringify!($name) => concat!($($doc),*).trim_start(), )*
+                    _ => "",
+                }
+            }
         }
     };
 }
 
 counters! {
-    /// Connections currently open on this core (after CONNECT).
+    /// Client connections currently open (after CONNECT).
     connections,
     /// CONNECTs accepted.
     connects,
@@ -50,6 +58,10 @@ counters! {
     takeovers,
     /// Sessions ended by session expiry.
     sessions_expired,
+    /// Connections that announced themselves as a cluster link and were refused.
+    links_refused,
+    /// PUBLISH or SUBSCRIBE by ordinary clients on the reserved `$LINK/…` topics, refused.
+    reserved_topic_refused,
 }
 
 impl CoreMetrics {

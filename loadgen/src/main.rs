@@ -1,7 +1,22 @@
-//! `meridian-loadgen`: the load generator. Scenarios arrive with the load-generator issue;
-//! until then it only prints its usage.
+//! `meridian-loadgen`: parses the command line and runs the subcommand.
+
+use clap::Parser;
+use meridian_loadgen::cli::{Cli, Command};
+use meridian_loadgen::cmd;
 
 fn main() {
-    eprintln!("meridian-loadgen: load generator for MQTT brokers (not yet implemented: scenarios conn, pub, sub, bench, proxy arrive with the load-generator issue)");
-    std::process::exit(2);
+    meridian_loadgen::logger::init();
+    cmd::raise_fd_limit();
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Conn(a) => cmd::conn::run(a),
+        Command::Pub(a) => cmd::pubsub::run_pub(a),
+        Command::Sub(a) => cmd::pubsub::run_sub(a),
+        Command::Bench(a) => cmd::bench::run(a),
+        Command::Proxy(a) => cmd::proxy::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("meridian-loadgen: {e}");
+        std::process::exit(1);
+    }
 }

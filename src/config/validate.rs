@@ -5,7 +5,7 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
-use super::{Config, ConfigError, Limits, LogConfig, NodeConfig, TlsConfig};
+use super::{Config, ConfigError, Limits, LinkConfig, LogConfig, NodeConfig, TlsConfig};
 
 /// `node.cluster` may be at most this many characters.
 const MAX_CLUSTER_NAME_LEN: usize = 64;
@@ -67,7 +67,8 @@ pub(super) fn validate(config: &mut Config, cpus: usize) -> Result<(), ConfigErr
         admin.resolved = Some(addr);
     }
     validate_limits(&config.limits)?;
-    validate_log(&config.log)
+    validate_log(&config.log)?;
+    LinkConfig::validate_set(&config.link, &config.node.cluster)
 }
 
 fn validate_node(node: &NodeConfig, cpus: usize) -> Result<(), ConfigError> {
@@ -430,6 +431,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(top.limits.max_packet_size, 268_435_455);
+    }
+
+    #[test]
+    fn are_links_checked_against_the_cluster_name_and_each_other() {
+        let link = "[[link]]\nname = \"huawei\"\nserver = \"h:1883\"\ntopics = [\"a/#\"]\n";
+        let err = error(&format!("cluster = \"huawei\"\n{link}"));
+        assert!(err.starts_with("invalid config: link[0].name: "), "{err}");
+        let err = error(&format!("cluster = \"aliyun\"\n{link}{link}"));
+        assert_eq!(
+            err,
+            "invalid config: link[1].name: \"huawei\" is already the name of link[0]"
+        );
+        let config = check(&format!("[node]\ncores = 1\n{link}"), 1).unwrap();
+        assert_eq!(config.link[0].topics, vec!["a/#".to_string()]);
     }
 
     #[test]

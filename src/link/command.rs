@@ -7,6 +7,9 @@ use super::metrics::LinkMetrics;
 use crate::config::LinkConfig;
 
 /// A change to the set of links, already validated and persisted by the registry.
+// Commands are rare (admin actions) and never on the data path: boxing the large
+// variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum LinkCommand {
     /// Start the link, or restart it with this new configuration. `metrics` is the

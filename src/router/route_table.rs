@@ -22,6 +22,14 @@ pub struct Routes {
     pub cores: CoreMask,
     /// Shared groups on this filter and the cores with members of each.
     pub groups: Vec<GroupRoute>,
+    /// Remote clusters that asked for this filter over their link.
+    pub links: Vec<Arc<str>>,
+}
+
+impl Routes {
+    fn is_empty(&self) -> bool {
+        self.cores == 0 && self.groups.is_empty() && self.links.is_empty()
+    }
 }
 
 /// The cores with members of one shared group on one filter.
@@ -90,7 +98,26 @@ impl RouteTable {
                 }
             }
         }
-        if routes.cores == 0 && routes.groups.is_empty() {
+        if routes.is_empty() {
+            self.trie.remove(filter);
+        }
+    }
+
+    /// Records that the remote cluster behind `link` wants `filter`.
+    pub fn add_link(&mut self, filter: &str, link: &Arc<str>) {
+        let routes = self.trie.entry_or_insert_with(filter, Routes::default);
+        if !routes.links.iter().any(|l| l == link) {
+            routes.links.push(link.clone());
+        }
+    }
+
+    /// Records that the remote cluster behind `link` no longer wants `filter`.
+    pub fn remove_link(&mut self, filter: &str, link: &str) {
+        let Some(routes) = self.trie.get_mut(filter) else {
+            return;
+        };
+        routes.links.retain(|l| &**l != link);
+        if routes.is_empty() {
             self.trie.remove(filter);
         }
     }
@@ -132,6 +159,21 @@ mod tests {
         assert_eq!(cores_for(&t, "a/x"), 0b01);
         t.remove("a/+", None, 0);
         t.remove("b", None, 1);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn is_a_link_route_kept_apart_from_core_routes() {
+        let mut t = RouteTable::default();
+        let huawei: Arc<str> = Arc::from("huawei");
+        t.add("a/#", None, 0);
+        t.add_link("a/#", &huawei);
+        t.add_link("a/#", &huawei);
+        t.remove("a/#", None, 0);
+        let mut links = Vec::new();
+        t.for_each_match("a/b", |_, r| links.extend(r.links.iter().cloned()));
+        assert_eq!(links, vec![huawei.clone()]);
+        t.remove_link("a/#", "huawei");
         assert!(t.is_empty());
     }
 

@@ -35,6 +35,9 @@ pub struct ConnLink {
     pub close: Cell<Option<CloseReason>>,
     /// Set by the writer once it has finished and shut the socket.
     pub closed: Cell<bool>,
+    /// For a remote cluster's link connection: that cluster's name (so deleting the
+    /// link can end its connections).
+    pub peer_cluster: RefCell<Option<std::sync::Arc<str>>>,
     /// The writer's socket descriptor while it owns one, so a writer stuck on a client
     /// that does not read can be shut down from outside.
     pub fd: Cell<Option<RawFd>>,
@@ -49,6 +52,7 @@ impl ConnLink {
             wake: Notify::default(),
             close: Cell::new(None),
             closed: Cell::new(false),
+            peer_cluster: RefCell::new(None),
             fd: Cell::new(None),
         }
     }

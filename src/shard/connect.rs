@@ -4,7 +4,10 @@
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
+use crate::link::registry::LinkAuth;
+use crate::link::wire::Announce;
 use crate::metrics::CoreMetrics;
 use crate::protocol::{ConnAck, Connect, MqttStr, Properties, ProtocolVersion, ReasonCode};
 use crate::session::{CloseReason, ConnLink, Session, SessionRef};
@@ -30,15 +33,28 @@ pub struct Refusal {
     pub reason: ReasonCode,
 }
 
+/// What kind of peer a connection is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnKind {
+    /// An ordinary MQTT client.
+    Client,
+    /// Another cluster's link connection (authenticated), named by that cluster.
+    Link(Arc<str>),
+}
+
 /// Checks what must hold before a session is touched; on success the connection
 /// is counted against `limits.max_connections` (release it with [`release`]).
-pub fn admit(core: &Core, connect: &Connect) -> Result<(), Refusal> {
+pub fn admit(core: &Core, connect: &Connect) -> Result<ConnKind, Refusal> {
     if connect.protocol.is_v5() && connect.properties.authentication_method.is_some() {
         // Enhanced authentication (AUTH exchange) is not offered [MQTT-4.12.0-1].
         return Err(Refusal {
             reason: ReasonCode::BadAuthenticationMethod,
         });
     }
+    let kind = match Announce::from_properties(&connect.properties) {
+        None => ConnKind::Client,
+        Some(announce) => admit_link(core, connect, &announce)?,
+    };
     if let Some(will) = &connect.will {
         let levels = core.config.limits.max_topic_levels;
         if crate::protocol::validate_topic_name(will.topic.as_str(), levels).is_err() {
@@ -58,7 +74,41 @@ pub fn admit(core: &Core, connect: &Connect) -> Result<(), Refusal> {
     }
     CoreMetrics::add(&core.metrics.connections, 1);
     CoreMetrics::add(&core.metrics.connects, 1);
-    Ok(())
+    Ok(kind)
+}
+
+/// A connection announcing itself as cluster `announce.cluster`'s link: accepted only
+/// if we have a link of that name and the credentials are the ones it is configured
+/// with. A refusal is logged and shows in that link's `last_error`.
+fn admit_link(core: &Core, connect: &Connect, announce: &Announce) -> Result<ConnKind, Refusal> {
+    let username = connect.username.as_ref().map(|u| u.as_str());
+    let password = connect.password.as_deref();
+    match core.links.accepts(&announce.cluster, username, password) {
+        LinkAuth::Accepted => {
+            tracing::info!(cluster = %announce.cluster, client = %connect.client_id, incarnation = %announce.incarnation, "link peer connected");
+            Ok(ConnKind::Link(Arc::from(announce.cluster.as_str())))
+        }
+        LinkAuth::UnknownCluster => {
+            tracing::warn!(cluster = %announce.cluster, client = %connect.client_id, "refused a link connection: no link of that name is configured");
+            CoreMetrics::add(&core.metrics.links_refused, 1);
+            Err(Refusal {
+                reason: ReasonCode::NotAuthorized,
+            })
+        }
+        LinkAuth::BadCredentials => {
+            tracing::warn!(cluster = %announce.cluster, client = %connect.client_id, "refused a link connection: bad username or password");
+            CoreMetrics::add(&core.metrics.links_refused, 1);
+            if let Some(m) = core.links.metrics(&announce.cluster) {
+                m.set_last_error(format!(
+                    "refused an incoming link connection from {}: bad username or password",
+                    announce.cluster
+                ));
+            }
+            Err(Refusal {
+                reason: ReasonCode::BadUserNameOrPassword,
+            })
+        }
+    }
 }
 
 /// Releases what [`admit`] counted.

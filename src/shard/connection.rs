@@ -25,7 +25,7 @@ use crate::protocol::{
 };
 use crate::session::{CloseReason, ConnLink, SessionRef};
 
-use super::connect;
+use super::connect::{self, ConnKind};
 use super::core::Core;
 use super::handler::{self, ConnState, Flow};
 use super::mesh::{CoreMsg, Handoff};
@@ -47,8 +47,8 @@ pub async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(CONNECT_TIMEOUT));
-    let mut buf = BytesMut::with_capacity(1024);
-    let mut io = Transport { stream, tls: None };
+    let mut buf = BytesMut::new();
+    let mut io = Transport::new(stream, None);
     if let Some(config) = tls {
         let session = match ServerConnection::new(config) {
             Ok(conn) => Rc::new(RefCell::new(conn)),
@@ -144,10 +144,7 @@ pub async fn adopt(core: Rc<Core>, handoff: Box<Handoff>) {
     } = *handoff;
     // SAFETY: the descriptor came to us by ownership; TcpStream takes it over.
     let stream = unsafe { TcpStream::from_raw_fd(fd.into_raw_fd()) };
-    let io = Transport {
-        stream,
-        tls: tls.map(|t| Rc::new(RefCell::new(*t))),
-    };
+    let io = Transport::new(stream, tls.map(|t| Rc::new(RefCell::new(*t))));
     run(core, io, connect, buf, peer, assigned_id).await;
 }
 
@@ -211,14 +208,20 @@ async fn run(
     peer: Option<SocketAddr>,
     assigned: bool,
 ) {
-    if let Err(refusal) = connect::admit(&core, &connect) {
-        tracing::debug!(?peer, client = %connect.client_id, reason = ?refusal.reason, "CONNECT refused");
-        send_connack(&mut io, &connect, connect::refusal_connack(refusal.reason)).await;
-        return;
-    }
+    let kind = match connect::admit(&core, &connect) {
+        Ok(kind) => kind,
+        Err(refusal) => {
+            tracing::debug!(?peer, client = %connect.client_id, reason = ?refusal.reason, "CONNECT refused");
+            send_connack(&mut io, &connect, connect::refusal_connack(refusal.reason)).await;
+            return;
+        }
+    };
     let negotiated = connect::negotiate(&core, &connect);
     let max_packet_out = connect.properties.maximum_packet_size.unwrap_or(u32::MAX);
     let link = Rc::new(ConnLink::new(connect.protocol, max_packet_out));
+    if let ConnKind::Link(cluster) = &kind {
+        *link.peer_cluster.borrow_mut() = Some(cluster.clone());
+    }
     let receive_maximum = connect.properties.receive_maximum.unwrap_or(u16::MAX);
     let (session, present) = connect::attach_session(
         &core,
@@ -236,6 +239,7 @@ async fn run(
         client_id: connect.client_id.clone(),
         will: connect.will.clone(),
         aliases: Vec::new(),
+        kind,
     };
     state.send(&Packet::ConnAck(connack));
     if present {
@@ -260,10 +264,7 @@ async fn run(
         );
         return;
     }
-    let writer = Transport {
-        stream: unsafe { TcpStream::from_raw_fd(wfd) },
-        tls: io.tls.clone(),
-    };
+    let writer = Transport::new(unsafe { TcpStream::from_raw_fd(wfd) }, io.tls.clone());
     glommio::spawn_local(write_loop(
         core.clone(),
         link.clone(),
@@ -405,7 +406,7 @@ async fn write_loop(
     fd: RawFd,
 ) {
     link.fd.set(Some(fd));
-    let mut out = BytesMut::with_capacity(4096);
+    let mut out = BytesMut::new();
     loop {
         {
             let mut ctrl = link.ctrl.borrow_mut();
@@ -436,6 +437,10 @@ async fn write_loop(
                 }
                 break;
             }
+            if out.capacity() > 4096 {
+                // Idle: give the write buffer back (memory per idle connection).
+                out = BytesMut::new();
+            }
             link.wake.notified().await;
             continue;
         }
@@ -444,7 +449,7 @@ async fn write_loop(
         }
         out.clear();
         if out.capacity() > 1 << 20 {
-            out = BytesMut::with_capacity(4096);
+            out = BytesMut::new();
         }
     }
     link.closed.set(true);

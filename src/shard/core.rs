@@ -19,9 +19,11 @@ use std::time::Instant;
 use ahash::AHashMap;
 use smallvec::SmallVec;
 
-use super::mesh::{CoreMsg, Mesh};
+use super::mesh::{CoreMsg, Mesh, RouteDest};
 use crate::config::Config;
-use crate::message::Message;
+use crate::link::remote::RemoteRoutes;
+use crate::link::wire::RouteOp;
+use crate::message::{Message, Origin};
 use crate::metrics::CoreMetrics;
 use crate::protocol::{MqttStr, QoS};
 use crate::retain::{RetainOutcome, RetainStore};
@@ -71,12 +73,17 @@ pub struct Core {
     pub shared: Arc<Shared>,
     pub metrics: Arc<CoreMetrics>,
     pub mesh: Rc<Mesh>,
+    /// The configured links: who may connect as a link peer.
+    pub links: Arc<crate::link::registry::LinkRegistry>,
     pub sessions: RefCell<AHashMap<MqttStr, SessionRef>>,
     pub subtree: RefCell<SubTree<SessionHandle, SubOpts>>,
     pub routes: RefCell<RouteTable>,
     pub retained: RefCell<RetainStore>,
     /// Reused per publish: the sessions a message goes to.
     scratch: RefCell<Vec<Hit>>,
+    /// Routes remote clusters asked for, by link name (for links whose connection 0
+    /// this core owns).
+    pub remote_routes: RefCell<AHashMap<Arc<str>, RemoteRoutes>>,
     /// Outstanding barriers: token → (acks still missing, waiting task).
     barriers: RefCell<AHashMap<u64, (usize, Option<Waker>)>>,
     next_token: Cell<u64>,
@@ -89,18 +96,21 @@ impl Core {
         config: Arc<Config>,
         shared: Arc<Shared>,
         metrics: Arc<CoreMetrics>,
+        links: Arc<crate::link::registry::LinkRegistry>,
         mesh: Rc<Mesh>,
     ) -> Self {
         Core {
             config,
             shared,
             metrics,
+            links,
             mesh,
             sessions: RefCell::new(AHashMap::new()),
             subtree: RefCell::new(SubTree::default()),
             routes: RefCell::new(RouteTable::default()),
             retained: RefCell::new(RetainStore::default()),
             scratch: RefCell::new(Vec::new()),
+            remote_routes: RefCell::new(AHashMap::new()),
             barriers: RefCell::new(AHashMap::new()),
             next_token: Cell::new(1),
             next_client: Cell::new(1),
@@ -146,6 +156,10 @@ impl Core {
         let me = self.id();
         let mut plain: u64 = 0;
         let mut groups: SmallVec<[GroupPick; 2]> = SmallVec::new();
+        let mut links: SmallVec<[Arc<str>; 1]> = SmallVec::new();
+        // Only what this cluster's own clients published crosses a link: a message
+        // that arrived over a link is never forwarded again, so meshes cannot loop.
+        let forward = msg.origin == Origin::Client;
         self.routes
             .borrow()
             .for_each_match(msg.topic.as_str(), |filter, routes| {
@@ -155,7 +169,24 @@ impl Core {
                         groups.push((core, Arc::from(filter), g.name.clone()));
                     }
                 }
+                if forward {
+                    for l in &routes.links {
+                        if !links.contains(l) {
+                            links.push(l.clone());
+                        }
+                    }
+                }
             });
+        if !links.is_empty() {
+            let to = self.mesh.link_shard();
+            self.mesh.send(
+                to,
+                CoreMsg::Forward {
+                    msg: msg.clone(),
+                    links,
+                },
+            );
+        }
         for core in 0..cores {
             let is_plain = plain & (1u64 << core) != 0;
             let mut mine: SmallVec<[(Arc<str>, Arc<str>); 1]> = SmallVec::new();
@@ -356,9 +387,67 @@ impl Core {
         self.mesh.broadcast(|| CoreMsg::Route {
             filter: filter.clone(),
             group: group.clone(),
-            core: me,
+            dest: RouteDest::Core(me),
             add,
         });
+    }
+
+    /// Applies a route operation a remote cluster sent over its link, installing the
+    /// resulting routes in every core's RouteTable. Returns the remote's route count.
+    pub fn on_link_route_op(&self, link: &Arc<str>, op: RouteOp) -> usize {
+        let (changes, count) = {
+            let mut all = self.remote_routes.borrow_mut();
+            let remote = all.entry(link.clone()).or_default();
+            let changes = remote.apply(op);
+            (changes, remote.len())
+        };
+        for change in changes {
+            self.apply_link_route(link, &change.filter, change.add);
+            let filter: Arc<str> = Arc::from(change.filter.as_str());
+            self.mesh.broadcast(|| CoreMsg::Route {
+                filter: filter.clone(),
+                group: None,
+                dest: RouteDest::Link(link.clone()),
+                add: change.add,
+            });
+        }
+        count
+    }
+
+    /// The link to `link` was deleted: end that cluster's link connections here and
+    /// drop every route it asked for (on every core), if this core holds them.
+    fn drop_link_routes(&self, link: &Arc<str>) {
+        for session in self.sessions.borrow().values() {
+            if let Some(conn) = &session.borrow().conn {
+                if conn.peer_cluster.borrow().as_ref() == Some(link) {
+                    conn.request_close(crate::session::CloseReason::Disconnect(
+                        crate::protocol::ReasonCode::AdministrativeAction,
+                    ));
+                }
+            }
+        }
+        let Some(mut remote) = self.remote_routes.borrow_mut().remove(link) else {
+            return;
+        };
+        for change in remote.clear() {
+            self.apply_link_route(link, &change.filter, false);
+            let filter: Arc<str> = Arc::from(change.filter.as_str());
+            self.mesh.broadcast(|| CoreMsg::Route {
+                filter: filter.clone(),
+                group: None,
+                dest: RouteDest::Link(link.clone()),
+                add: false,
+            });
+        }
+    }
+
+    fn apply_link_route(&self, link: &Arc<str>, filter: &str, add: bool) {
+        let mut routes = self.routes.borrow_mut();
+        if add {
+            routes.add_link(filter, link);
+        } else {
+            routes.remove_link(filter, link);
+        }
     }
 
     // ----- barrier ----------------------------------------------------------------
@@ -367,7 +456,7 @@ impl Core {
     /// (route updates, retained updates). Used before SUBACK, so a message published
     /// anywhere after the client saw its SUBACK is routed to it.
     pub async fn barrier(&self) {
-        let peers = self.mesh.cores() - 1;
+        let peers = self.mesh.peers() - 1;
         if peers == 0 {
             return;
         }
@@ -399,8 +488,17 @@ impl Core {
             CoreMsg::Handoff(h) => return Some(h),
             CoreMsg::Route {
                 filter,
+                dest: RouteDest::Link(link),
+                add,
+                ..
+            } => self.apply_link_route(&link, &filter, add),
+            // Only the link shard forwards to links.
+            CoreMsg::Forward { .. } => {}
+            CoreMsg::LinkRemoved { name } => self.drop_link_routes(&name),
+            CoreMsg::Route {
+                filter,
                 group,
-                core,
+                dest: RouteDest::Core(core),
                 add,
             } => {
                 let mut routes = self.routes.borrow_mut();

@@ -13,8 +13,10 @@ use crate::protocol::{
 };
 use crate::session::{CloseReason, ConnLink, SessionRef, SubEntry};
 
-use super::connect::{Negotiated, TOPIC_ALIAS_MAX};
+use super::connect::{ConnKind, Negotiated, TOPIC_ALIAS_MAX};
 use super::core::{Core, SubOpts};
+use crate::link::wire::{self, RouteOp};
+use crate::link::LinkMetrics;
 
 /// What the reader does after a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +38,8 @@ pub struct ConnState {
     pub will: Option<Will>,
     /// Topic aliases the client set (5.0), index = alias - 1.
     pub aliases: Vec<Option<MqttStr>>,
+    /// An ordinary client, or a remote cluster's link.
+    pub kind: ConnKind,
 }
 
 impl ConnState {
@@ -127,6 +131,9 @@ async fn on_publish(core: &Core, conn: &mut ConnState, mut p: Publish) -> Flow {
     }
     let packet_id = p.packet_id;
     let qos = p.qos;
+    if wire::is_reserved(p.topic.as_str()) {
+        return on_reserved_publish(core, conn, p);
+    }
     if qos == QoS::ExactlyOnce {
         let mut session = conn.session.borrow_mut();
         if session.incoming_qos2.contains(&packet_id) {
@@ -143,7 +150,16 @@ async fn on_publish(core: &Core, conn: &mut ConnState, mut p: Publish) -> Flow {
         session.incoming_qos2.insert(packet_id);
     }
     let retain = p.retain;
-    let msg = Arc::new(message_from_publish(p, conn.client_id.clone()));
+    let origin = match &conn.kind {
+        ConnKind::Client => Origin::Client,
+        ConnKind::Link(name) => {
+            if let Some(m) = core.links.metrics(name) {
+                LinkMetrics::add(&m.messages_received, 1);
+            }
+            Origin::Link
+        }
+    };
+    let msg = Arc::new(message_from_publish(p, conn.client_id.clone(), origin));
     core.publish(msg);
     match qos {
         QoS::AtMostOnce => {}
@@ -163,8 +179,53 @@ async fn on_publish(core: &Core, conn: &mut ConnState, mut p: Publish) -> Flow {
     Flow::Continue
 }
 
+/// A PUBLISH on `$LINK/…`: a route operation from a link peer; refused for anyone
+/// else (5.0: reason 0x87 in the ack; 3.1.1 has no way to say it, the message is
+/// acknowledged and dropped).
+fn on_reserved_publish(core: &Core, conn: &mut ConnState, p: Publish) -> Flow {
+    let reason = match &conn.kind {
+        ConnKind::Link(name) => {
+            match RouteOp::parse(p.topic.as_str(), &p.payload) {
+                Some(op) => {
+                    let count = core.on_link_route_op(name, op);
+                    if let Some(m) = core.links.metrics(name) {
+                        LinkMetrics::set(&m.routes_in, count as u64);
+                    }
+                }
+                None => {
+                    tracing::warn!(link = %name, topic = %p.topic, "unknown link operation ignored")
+                }
+            }
+            ReasonCode::Success
+        }
+        ConnKind::Client => {
+            CoreMetrics::add(&core.metrics.reserved_topic_refused, 1);
+            tracing::debug!(client = %conn.client_id, topic = %p.topic, "refused a publish to a reserved $LINK topic");
+            ReasonCode::NotAuthorized
+        }
+    };
+    let ack = PubResp {
+        packet_id: p.packet_id,
+        reason_code: reason,
+        properties: Properties::default(),
+    };
+    match p.qos {
+        QoS::AtMostOnce => {}
+        QoS::AtLeastOnce => conn.send(&Packet::PubAck(ack)),
+        // A refused QoS 2 message ends with the PUBREC [MQTT-4.3.3-?]; an accepted
+        // one waits for PUBREL like any other.
+        QoS::ExactlyOnce => {
+            if reason == ReasonCode::Success {
+                conn.session.borrow_mut().incoming_qos2.insert(p.packet_id);
+            }
+            conn.send(&Packet::PubRec(ack));
+        }
+    }
+    Flow::Continue
+}
+
 /// The message a PUBLISH carries, with the properties that travel to subscribers.
-pub fn message_from_publish(p: Publish, publisher: MqttStr) -> Message {
+pub fn message_from_publish(p: Publish, publisher: MqttStr, origin: Origin) -> Message {
     let mut properties = p.properties;
     properties.topic_alias = None;
     properties.subscription_identifiers.clear();
@@ -179,7 +240,7 @@ pub fn message_from_publish(p: Publish, publisher: MqttStr) -> Message {
         properties,
         expires_at,
         publisher,
-        origin: Origin::Client,
+        origin,
     }
 }
 
@@ -257,6 +318,17 @@ async fn on_subscribe(core: &Core, conn: &mut ConnState, s: Subscribe) -> Flow {
         if protocol::validate_topic_filter(text, levels).is_err() {
             reason_codes.push(if conn.is_v5() {
                 ReasonCode::TopicFilterInvalid
+            } else {
+                ReasonCode::UnspecifiedError
+            });
+            continue;
+        }
+        let inner = protocol::parse_shared(text).map_or(text, |(_, f)| f);
+        if wire::is_reserved(inner) {
+            // `$LINK/…` is the link protocol's, not for subscribers.
+            CoreMetrics::add(&core.metrics.reserved_topic_refused, 1);
+            reason_codes.push(if conn.is_v5() {
+                ReasonCode::NotAuthorized
             } else {
                 ReasonCode::UnspecifiedError
             });

@@ -33,12 +33,13 @@ pub enum CoreMsg {
     /// A connection whose CONNECT was read on another core and whose session lives
     /// here: take it over.
     Handoff(Box<Handoff>),
-    /// Core `core` gained its first (`add`) or lost its last local subscriber of
-    /// `filter` (in shared `group`, if any).
+    /// `dest` gained its first (`add`) or lost its last subscriber of `filter` (in
+    /// shared `group`, if any): a core's local subscribers, or a remote cluster's
+    /// routes over a link.
     Route {
         filter: Arc<str>,
         group: Option<Arc<str>>,
-        core: usize,
+        dest: RouteDest,
         add: bool,
     },
     /// Deliver `msg` to this core's matching sessions: to plain subscribers if
@@ -54,6 +55,23 @@ pub enum CoreMsg {
     Barrier { from: usize, token: u64 },
     /// Answer to a `Barrier`.
     BarrierAck { token: u64 },
+    /// From the link shard: the link to cluster `name` was deleted; drop the routes
+    /// that cluster asked us for.
+    LinkRemoved { name: Arc<str> },
+    /// To the link shard: send `msg` to these links' remote clusters.
+    Forward {
+        msg: Arc<Message>,
+        links: SmallVec<[Arc<str>; 1]>,
+    },
+}
+
+/// Who holds a route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteDest {
+    /// A data core with local subscribers.
+    Core(usize),
+    /// A remote cluster, reached over the named link.
+    Link(Arc<str>),
 }
 
 /// A connection in transit to its owner core.
@@ -70,9 +88,12 @@ pub struct Handoff {
     pub tls: Option<Box<rustls::ServerConnection>>,
 }
 
-/// This core's side of the mesh. One per core.
+/// This executor's side of the mesh. One per data core and one for the link shard,
+/// which is always the last peer (index = number of data cores).
 pub struct Mesh {
     me: usize,
+    /// Data cores (the link shard is not one).
+    data_cores: usize,
     outboxes: Vec<RefCell<Vec<CoreMsg>>>,
     wakes: Vec<Notify>,
     /// Items pushed and not yet handed to the channel, over all peers.
@@ -81,10 +102,11 @@ pub struct Mesh {
 }
 
 impl Mesh {
-    pub fn new(senders: Senders<Vec<CoreMsg>>) -> Self {
+    pub fn new(senders: Senders<Vec<CoreMsg>>, data_cores: usize) -> Self {
         let n = senders.nr_consumers();
         Mesh {
             me: senders.peer_id(),
+            data_cores,
             outboxes: (0..n).map(|_| RefCell::new(Vec::new())).collect(),
             wakes: (0..n).map(|_| Notify::default()).collect(),
             backlog: Cell::new(0),
@@ -97,9 +119,19 @@ impl Mesh {
         self.me
     }
 
-    /// Number of cores in the mesh.
+    /// Number of data cores.
     pub fn cores(&self) -> usize {
+        self.data_cores
+    }
+
+    /// Number of peers: data cores plus the link shard.
+    pub fn peers(&self) -> usize {
         self.outboxes.len()
+    }
+
+    /// The link shard's peer index.
+    pub fn link_shard(&self) -> usize {
+        self.data_cores
     }
 
     /// Queues `msg` for core `to` (never this core).
@@ -110,9 +142,9 @@ impl Mesh {
         self.wakes[to].notify();
     }
 
-    /// Queues a message for every other core, built per peer by `make`.
+    /// Queues a message for every other peer (link shard included), built per peer by `make`.
     pub fn broadcast(&self, mut make: impl FnMut() -> CoreMsg) {
-        for peer in 0..self.cores() {
+        for peer in 0..self.peers() {
             if peer != self.me {
                 self.send(peer, make());
             }

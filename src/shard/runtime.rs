@@ -13,6 +13,9 @@ use glommio::net::TcpListener;
 use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::config::Config;
+use crate::link::registry::LinkRegistry;
+use crate::link::shard::LinkShard;
+use crate::link::LinkCommand;
 use crate::metrics::CoreMetrics;
 
 use super::connection;
@@ -38,6 +41,56 @@ pub enum StartError {
     Signals(std::io::Error),
     #[error("core {core} stopped with an error: {message}")]
     Core { core: usize, message: String },
+    #[error("links: {0}")]
+    Links(String),
+    #[error("cannot serve the admin API: {0}")]
+    Admin(std::io::Error),
+}
+
+/// Where links changed through the admin API are kept: next to the config file,
+/// or nowhere when running on built-in defaults.
+fn links_file(config: &Config) -> Option<std::path::PathBuf> {
+    config.source.as_deref().map(LinkRegistry::persist_path_for)
+}
+
+/// A process incarnation id: changes at every start, so remotes drop stale routes.
+fn incarnation() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{:x}-{:x}", nanos, std::process::id())
+}
+
+async fn run_link_shard(
+    config: Arc<Config>,
+    shared: Arc<Shared>,
+    mesh: MeshBuilder<Vec<CoreMsg>, glommio::channels::channel_mesh::Full>,
+    commands: crossbeam::channel::Receiver<LinkCommand>,
+    ready: crossbeam::channel::Sender<Result<(), String>>,
+) -> Result<(), String> {
+    let cores = config.node.cores.max(1);
+    let (senders, receivers) = match mesh.join().await {
+        Ok(ends) => ends,
+        Err(_) => {
+            let _ = ready.send(Err("link shard: cannot join the mesh".into()));
+            return Err("link shard: cannot join the mesh".into());
+        }
+    };
+    if senders.peer_id() != cores {
+        let message = format!(
+            "link shard got mesh index {} instead of {cores}",
+            senders.peer_id()
+        );
+        let _ = ready.send(Err(message.clone()));
+        return Err(message);
+    }
+    let mesh = Rc::new(Mesh::new(senders, cores));
+    let _ = ready.send(Ok(()));
+    LinkShard::new(&config.node.cluster, &incarnation(), mesh)
+        .run(receivers, commands, shared)
+        .await;
+    Ok(())
 }
 
 /// A running broker: its cores' threads and the shared state to stop them.
@@ -45,6 +98,8 @@ pub struct Broker {
     shared: Arc<Shared>,
     handles: Vec<glommio::ExecutorJoinHandle<Result<(), String>>>,
     pub metrics: Vec<Arc<CoreMetrics>>,
+    /// The links, as the admin API sees and changes them.
+    pub registry: Arc<LinkRegistry>,
 }
 
 impl Broker {
@@ -53,8 +108,17 @@ impl Broker {
         let config = Arc::new(config);
         let cores = config.node.cores.max(1);
         let shared = Arc::new(Shared::default());
-        let mesh: MeshBuilder<Vec<CoreMsg>, _> = MeshBuilder::full(cores, MESH_CHANNEL_SIZE);
-        let (ready_tx, ready_rx) = crossbeam::channel::bounded::<Result<(), String>>(cores);
+        let (commands_tx, commands_rx) = crossbeam::channel::unbounded::<LinkCommand>();
+        let registry = LinkRegistry::new(
+            config.node.cluster.clone(),
+            config.link.clone(),
+            links_file(&config),
+            commands_tx,
+        )
+        .map_err(|e| StartError::Links(e.to_string()))?;
+        // Data cores are peers 0..cores; the link shard, spawned last, is peer `cores`.
+        let mesh: MeshBuilder<Vec<CoreMsg>, _> = MeshBuilder::full(cores + 1, MESH_CHANNEL_SIZE);
+        let (ready_tx, ready_rx) = crossbeam::channel::bounded::<Result<(), String>>(cores + 1);
         let cpus = online_cpus();
         let mut handles = Vec::with_capacity(cores);
         let mut metrics = Vec::with_capacity(cores);
@@ -71,19 +135,38 @@ impl Broker {
                 mesh.clone(),
                 ready_tx.clone(),
             );
-            let handle =
-                LocalExecutorBuilder::new(placement)
-                    .name(&format!("meridian-core-{core}"))
-                    .io_memory(IO_MEMORY)
-                    .spin_before_park(Duration::from_micros(50))
-                    .spawn(move || async move {
-                        run_core(config, shared, core_metrics, mesh, ready).await
-                    })
-                    .map_err(|source| StartError::Executor { core, source })?;
+            let registry = registry.clone();
+            let handle = LocalExecutorBuilder::new(placement)
+                .name(&format!("meridian-core-{core}"))
+                .io_memory(IO_MEMORY)
+                .spin_before_park(Duration::from_micros(50))
+                .spawn(move || async move {
+                    run_core(config, shared, core_metrics, registry, mesh, ready).await
+                })
+                .map_err(|source| StartError::Executor { core, source })?;
+            handles.push(handle);
+        }
+        {
+            let (config, shared, mesh, ready) = (
+                config.clone(),
+                shared.clone(),
+                mesh.clone(),
+                ready_tx.clone(),
+            );
+            let handle = LocalExecutorBuilder::new(Placement::Unbound)
+                .name("meridian-link")
+                .io_memory(IO_MEMORY)
+                .spawn(move || async move {
+                    run_link_shard(config, shared, mesh, commands_rx, ready).await
+                })
+                .map_err(|source| StartError::Executor {
+                    core: cores,
+                    source,
+                })?;
             handles.push(handle);
         }
         drop(ready_tx);
-        for _ in 0..cores {
+        for _ in 0..=cores {
             match ready_rx.recv() {
                 Ok(Ok(())) => {}
                 Ok(Err(message)) => {
@@ -93,10 +176,12 @@ impl Broker {
                 Err(_) => break,
             }
         }
+        registry.start_all();
         Ok(Broker {
             shared,
             handles,
             metrics,
+            registry,
         })
     }
 
@@ -130,7 +215,18 @@ pub fn run(config: Config) -> Result<(), StartError> {
         signal_hook::consts::SIGTERM,
     ])
     .map_err(StartError::Signals)?;
+    let admin = config.admin.as_ref().map(|a| a.addr());
     let broker = Broker::start(config)?;
+    if let Some(bind) = admin {
+        match crate::admin::spawn(bind, broker.registry.clone(), broker.metrics.clone()) {
+            Ok(_) => tracing::info!(%bind, "admin API listening"),
+            Err(e) => {
+                broker.stop();
+                let _ = broker.join();
+                return Err(StartError::Admin(e));
+            }
+        }
+    }
     if let Some(signal) = signals.forever().next() {
         tracing::info!(signal, "shutting down");
     }
@@ -177,9 +273,11 @@ async fn run_core(
     config: Arc<Config>,
     shared: Arc<Shared>,
     metrics: Arc<CoreMetrics>,
+    registry: Arc<LinkRegistry>,
     mesh: MeshBuilder<Vec<CoreMsg>, glommio::channels::channel_mesh::Full>,
     ready: crossbeam::channel::Sender<Result<(), String>>,
 ) -> Result<(), String> {
+    let cores = config.node.cores.max(1);
     let (senders, mut receivers) = match mesh.join().await {
         Ok(ends) => ends,
         Err(_) => {
@@ -187,11 +285,12 @@ async fn run_core(
             return Err("cannot join the cross-core mesh".into());
         }
     };
-    let mesh = Rc::new(Mesh::new(senders));
+    let mesh = Rc::new(Mesh::new(senders, cores));
     let core = Rc::new(Core::new(
         config.clone(),
         shared.clone(),
         metrics,
+        registry,
         mesh.clone(),
     ));
     let me = core.id();
@@ -226,7 +325,7 @@ async fn run_core(
     }
     let _ = ready.send(Ok(()));
 
-    for peer in 0..mesh.cores() {
+    for peer in 0..mesh.peers() {
         if peer != me {
             glommio::spawn_local(mesh.clone().run_flusher(peer)).detach();
         }

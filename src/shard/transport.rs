@@ -13,13 +13,27 @@ use super::tls::{self, TlsSession};
 
 /// Bytes asked of the kernel per plain read.
 const READ_CHUNK: usize = 16 * 1024;
+/// Bytes asked per read while traffic is light: an idle connection waits with this
+/// much (in its task) instead of a read buffer, which keeps memory per idle
+/// connection small. A read that fills it switches to big reads.
+const LIGHT_READ: usize = 512;
 
 pub struct Transport {
     pub stream: TcpStream,
     pub tls: Option<Rc<TlsSession>>,
+    /// The last read was small: wait for the next one without holding a buffer.
+    light: bool,
 }
 
 impl Transport {
+    pub fn new(stream: TcpStream, tls: Option<Rc<TlsSession>>) -> Self {
+        Transport {
+            stream,
+            tls,
+            light: true,
+        }
+    }
+
     /// Appends what arrives to `buf`; returns 0 at end of stream, else a positive
     /// number (the plaintext byte count, or 1 when TLS had only records of its own).
     pub async fn read_more(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
@@ -29,12 +43,24 @@ impl Transport {
                 let open = tls::read(&mut self.stream, session, buf).await?;
                 Ok(if open { (buf.len() - before).max(1) } else { 0 })
             }
+            None if self.light && buf.is_empty() => {
+                if buf.capacity() > LIGHT_READ {
+                    *buf = BytesMut::new();
+                }
+                let mut small = [0u8; LIGHT_READ];
+                let n = self.stream.read(&mut small).await?;
+                self.light = n < LIGHT_READ;
+                buf.reserve(if self.light { n } else { READ_CHUNK });
+                buf.extend_from_slice(&small[..n]);
+                Ok(n)
+            }
             None => {
                 let len = buf.len();
                 buf.resize(len + READ_CHUNK, 0);
                 let result = self.stream.read(&mut buf[len..]).await;
                 let n = *result.as_ref().unwrap_or(&0);
                 buf.truncate(len + n);
+                self.light = n < LIGHT_READ;
                 result
             }
         }
