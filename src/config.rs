@@ -41,6 +41,9 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
+    /// Latency/CPU trade-offs.
+    #[serde(default)]
+    pub tuning: TuningConfig,
     /// Links to remote clusters (`[[link]]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub link: Vec<LinkConfig>,
@@ -127,6 +130,17 @@ pub struct Limits {
     pub max_retained_messages: usize,
 }
 
+/// `[tuning]`: trade-offs that are off by default.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TuningConfig {
+    /// Write-coalescing window in microseconds (0 = off, the default). A connection
+    /// woken with something to send waits this long first, so more messages share
+    /// one write: less CPU per message at high fan-out, at the price of up to this
+    /// much added latency. At most 100000 (0.1 s).
+    pub write_coalesce_us: u64,
+}
+
 /// `[log]`: the tracing filter.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -182,6 +196,7 @@ impl Default for Config {
             admin: None,
             limits: Limits::default(),
             log: LogConfig::default(),
+            tuning: TuningConfig::default(),
             link: Vec::new(),
             source: None,
         }
@@ -437,6 +452,14 @@ mod tests {
     fn is_an_unknown_section_rejected_naming_it() {
         let err = parse_error("[[bridge]]\nname = \"huawei\"\n");
         assert!(err.contains("unknown field `bridge`"), "{err}");
+    }
+
+    #[test]
+    fn is_a_coalescing_window_over_100ms_rejected_naming_the_key() {
+        let err = parse_error("[tuning]\nwrite_coalesce_us = 200000\n");
+        assert!(err.contains("tuning.write_coalesce_us"), "{err}");
+        let ok = Config::from_toml_str("[tuning]\nwrite_coalesce_us = 1000\n", None);
+        assert_eq!(ok.map(|c| c.tuning.write_coalesce_us).ok(), Some(1000));
     }
 
     #[test]

@@ -68,6 +68,15 @@ pub(super) fn validate(config: &mut Config, cpus: usize) -> Result<(), ConfigErr
     }
     validate_limits(&config.limits)?;
     validate_log(&config.log)?;
+    if config.tuning.write_coalesce_us > 100_000 {
+        return Err(invalid(
+            "tuning.write_coalesce_us",
+            format!(
+                "{} is out of range (0..=100000 microseconds)",
+                config.tuning.write_coalesce_us
+            ),
+        ));
+    }
     LinkConfig::validate_set(&config.link, &config.node.cluster)
 }
 

@@ -406,6 +406,7 @@ async fn write_loop(
     fd: RawFd,
 ) {
     link.fd.set(Some(fd));
+    let coalesce = Duration::from_micros(core.config.tuning.write_coalesce_us);
     let mut out = BytesMut::new();
     loop {
         {
@@ -442,6 +443,11 @@ async fn write_loop(
                 out = BytesMut::new();
             }
             link.wake.notified().await;
+            if coalesce > Duration::ZERO {
+                // Optional coalescing window ([tuning] write_coalesce_us): let more
+                // messages gather before the next write.
+                glommio::timer::sleep(coalesce).await;
+            }
             continue;
         }
         if io.write_all(&out).await.is_err() {
