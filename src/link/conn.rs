@@ -120,7 +120,7 @@ fn requeue_inflight(link: &Link, conn: &PoolConn) {
         .filter(|e| !e.route_op)
         .map(|e| e.msg)
         .collect();
-    LinkMetrics::set(&link.metrics.inflight, 0);
+    link.refresh_inflight();
     if !msgs.is_empty() && !conn.stop.get() {
         link.requeue_front(conn, msgs);
     }
@@ -365,7 +365,8 @@ fn fill(link: &Link, conn: &PoolConn, out: &mut BytesMut, window: usize) {
     }
     LinkMetrics::add(&link.metrics.messages_forwarded, sent);
     LinkMetrics::add(&link.metrics.bytes_forwarded, bytes);
-    LinkMetrics::set(&link.metrics.inflight, inflight.len() as u64);
+    drop(inflight);
+    link.refresh_inflight();
 }
 
 fn encode_message(msg: &Message, packet_id: u16, out: &mut BytesMut) {
@@ -414,6 +415,7 @@ async fn read_loop(
                 }
             }
         }
+        link.refresh_inflight();
         if wake || life.ended() {
             conn.wake.notify();
         }
@@ -482,7 +484,6 @@ fn on_packet(
         }
         _ => return Ok(false),
     };
-    LinkMetrics::set(&link.metrics.inflight, inflight.len() as u64);
     Ok(matches!(acked, Acked::Done { .. }))
 }
 

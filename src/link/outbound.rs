@@ -197,6 +197,12 @@ impl Link {
         LinkMetrics::add(&self.metrics.resent, n as u64);
     }
 
+    /// Publishes the number of unacknowledged messages over the whole pool.
+    pub fn refresh_inflight(&self) {
+        let total: usize = self.conns.iter().map(|c| c.inflight.borrow().len()).sum();
+        LinkMetrics::set(&self.metrics.inflight, total as u64);
+    }
+
     /// Books messages entering (+) or leaving (−) the backlog.
     pub fn account(&self, messages: i64, bytes: i64) {
         let m = (self.backlog_messages.get() as i64 + messages).max(0) as usize;

@@ -131,6 +131,14 @@ impl LinkShard {
                 for msg in carried {
                     link.enqueue(msg);
                 }
+                if !link.config.enable {
+                    // Disabled: the remote's link connections to us end and its
+                    // routes go, as for a deleted link (they come back when enabled).
+                    for core in 0..self.mesh.cores() {
+                        self.mesh
+                            .send(core, CoreMsg::LinkRemoved { name: name.clone() });
+                    }
+                }
                 for c in &link.conns {
                     glommio::spawn_local(conn::run(link.clone(), c.clone())).detach();
                 }

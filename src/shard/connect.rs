@@ -111,6 +111,18 @@ fn admit_link(core: &Core, connect: &Connect, announce: &Announce) -> Result<Con
     }
 }
 
+/// The cluster whose live link connection holds `client_id`'s session, if the new
+/// connection is not that cluster's link itself.
+pub fn held_by_link(core: &Core, client_id: &MqttStr, kind: &ConnKind) -> Option<Arc<str>> {
+    let sessions = core.sessions.borrow();
+    let session = sessions.get(client_id)?.borrow();
+    let cluster = session.conn.as_ref()?.peer_cluster.borrow().clone()?;
+    match kind {
+        ConnKind::Link(c) if *c == cluster => None,
+        _ => Some(cluster),
+    }
+}
+
 /// Releases what [`admit`] counted.
 pub fn release(core: &Core) {
     core.shared.connections.fetch_sub(1, Ordering::Relaxed);

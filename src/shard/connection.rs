@@ -216,6 +216,14 @@ async fn run(
             return;
         }
     };
+    if let Some(cluster) = connect::held_by_link(&core, &connect.client_id, &kind) {
+        // An ordinary client may not take over a live link connection's session.
+        tracing::warn!(?peer, client = %connect.client_id, %cluster, "refused a client using a link connection's client id");
+        connect::release(&core);
+        let refusal = connect::refusal_connack(ReasonCode::NotAuthorized);
+        send_connack(&mut io, &connect, refusal).await;
+        return;
+    }
     let negotiated = connect::negotiate(&core, &connect);
     let max_packet_out = connect.properties.maximum_packet_size.unwrap_or(u32::MAX);
     let link = Rc::new(ConnLink::new(connect.protocol, max_packet_out));

@@ -55,7 +55,7 @@ pub enum CoreMsg {
     Barrier { from: usize, token: u64 },
     /// Answer to a `Barrier`.
     BarrierAck { token: u64 },
-    /// From the link shard: the link to cluster `name` was deleted; drop the routes
+    /// From the link shard: the link to cluster `name` was deleted or disabled; drop the routes
     /// that cluster asked us for.
     LinkRemoved { name: Arc<str> },
     /// To the link shard: send `msg` to these links' remote clusters.
