@@ -24,7 +24,7 @@ fn pair_receiving_on_huawei(huawei_topics: &[&str]) -> (Broker, Broker) {
     (a, b)
 }
 
-fn topics(msgs: Vec<link_common::Msg>) -> Vec<String> {
+fn topics(msgs: Vec<link_common::client::Msg>) -> Vec<String> {
     let mut t: Vec<String> = msgs.into_iter().map(|m| m.topic).collect();
     t.sort();
     t

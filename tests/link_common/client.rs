@@ -208,17 +208,14 @@ impl Mqtt {
         self.ended.clone()
     }
 
-    /// Handles events until `done` holds, the connection ended, or `limit` passed.
+    /// Handles events until `done` holds, the connection ended, or `limit` passed,
+    /// then whatever else has already arrived.
     fn wait(&mut self, limit: Duration, done: impl Fn(&Mqtt) -> bool) {
         let deadline = Instant::now() + limit;
         while !done(self) {
             match self.events.recv_deadline(deadline) {
-                Ok(Got::ConnAck) => {}
-                Ok(Got::SubAck) => self.subacks += 1,
-                Ok(Got::PubAck) => self.pubacks += 1,
-                Ok(Got::Publish(m)) => self.inbox.push_back(m),
-                Ok(Got::Ended(how)) => self.ended = Some(how),
-                Err(RecvTimeoutError::Timeout) => return,
+                Ok(got) => self.handle(got),
+                Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => {
                     if self.ended.is_none() {
                         self.ended = Some(Ended::Other("event thread ended".into()));
@@ -226,6 +223,19 @@ impl Mqtt {
                     return;
                 }
             }
+        }
+        while let Ok(got) = self.events.try_recv() {
+            self.handle(got);
+        }
+    }
+
+    fn handle(&mut self, got: Got) {
+        match got {
+            Got::ConnAck => {}
+            Got::SubAck => self.subacks += 1,
+            Got::PubAck => self.pubacks += 1,
+            Got::Publish(m) => self.inbox.push_back(m),
+            Got::Ended(how) => self.ended = Some(how),
         }
     }
 }

@@ -9,7 +9,7 @@ pub mod client;
 use std::time::{Duration, Instant};
 
 pub use broker::{Broker, BrokerConfig};
-pub use client::{Mqtt, Msg};
+pub use client::Mqtt;
 
 /// The usual bound for something that should happen within a second or two.
 pub const WAIT: Duration = Duration::from_secs(15);
