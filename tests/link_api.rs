@@ -39,7 +39,7 @@ fn exchange(
     pub_b
         .publish_acked("from-cluster", &format!("{tag} from huawei"))
         .unwrap();
-    let mut got = |sub: &mut Mqtt| {
+    let got = |sub: &mut Mqtt| {
         let mut v: Vec<String> = sub
             .receive(2, Duration::from_secs(3))
             .into_iter()

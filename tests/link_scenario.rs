@@ -9,9 +9,8 @@ mod link_common;
 use std::time::Duration;
 
 use link_common::admin::counter;
-use link_common::{
-    linked_pair, wait_connected, wait_counter, Broker, BrokerConfig, Mqtt, Msg, WAIT,
-};
+use link_common::client::Msg;
+use link_common::{linked_pair, wait_connected, wait_counter, Broker, BrokerConfig, Mqtt, WAIT};
 
 fn msg(topic: &str, payload: &str) -> Msg {
     Msg {
