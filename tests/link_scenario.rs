@@ -190,3 +190,23 @@ fn does_a_shared_group_on_the_far_side_get_one_copy_per_message() {
     assert_eq!(payloads, want, "one copy per message across the group");
     assert_eq!(counter(a.admin(), "huawei", "messages_forwarded"), n);
 }
+
+#[test]
+fn does_a_qos2_message_cross_the_link_exactly_once() {
+    let (a, b) = linked_pair(&["from-cluster", "global/#"]);
+    let mut sub_b = Mqtt::connect(b.mqtt(), "sub-b");
+    sub_b.subscribe("global/#", 2);
+    wait_counter(&a, "huawei", "routes_in", 1);
+    let mut pub_a = Mqtt::connect(a.mqtt(), "pub-a");
+    for i in 0..10 {
+        pub_a.publish("global/q2", 2, &format!("q{i}"));
+    }
+    let mut got = sub_b.receive(10, WAIT);
+    got.extend(sub_b.receive_for(Duration::from_secs(1)));
+    let payloads: Vec<String> = got.into_iter().map(|m| m.payload).collect();
+    let want: Vec<String> = (0..10).map(|i| format!("q{i}")).collect();
+    // One topic uses one pool connection, so the order holds too.
+    assert_eq!(payloads, want);
+    wait_counter(&a, "huawei", "inflight", 0);
+    assert_eq!(counter(a.admin(), "huawei", "messages_forwarded"), 10);
+}
