@@ -36,6 +36,8 @@ pub struct Inflight {
     entries: VecDeque<Entry>,
     used: Vec<u64>,
     next: u16,
+    /// Entries that are route operations (not counted as forwarded messages).
+    route_ops: usize,
 }
 
 impl Default for Inflight {
@@ -44,6 +46,7 @@ impl Default for Inflight {
             entries: VecDeque::new(),
             used: vec![0; 1024],
             next: 1,
+            route_ops: 0,
         }
     }
 }
@@ -51,6 +54,11 @@ impl Default for Inflight {
 impl Inflight {
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Unacknowledged forwarded messages (route operations excluded).
+    pub fn messages(&self) -> usize {
+        self.entries.len() - self.route_ops
     }
 
     fn is_used(&self, id: u16) -> bool {
@@ -81,6 +89,7 @@ impl Inflight {
             }
         };
         self.mark(id, true);
+        self.route_ops += usize::from(route_op);
         self.entries.push_back(Entry {
             packet_id: id,
             msg,
@@ -98,6 +107,7 @@ impl Inflight {
     fn remove_at(&mut self, pos: usize) -> Option<Entry> {
         let entry = self.entries.remove(pos)?;
         self.mark(entry.packet_id, false);
+        self.route_ops -= usize::from(entry.route_op);
         Some(entry)
     }
 
@@ -146,6 +156,7 @@ impl Inflight {
     pub fn drain(&mut self) -> Vec<Entry> {
         let entries: Vec<Entry> = self.entries.drain(..).collect();
         self.used.iter_mut().for_each(|w| *w = 0);
+        self.route_ops = 0;
         entries
     }
 }

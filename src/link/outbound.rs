@@ -199,7 +199,11 @@ impl Link {
 
     /// Publishes the number of unacknowledged messages over the whole pool.
     pub fn refresh_inflight(&self) {
-        let total: usize = self.conns.iter().map(|c| c.inflight.borrow().len()).sum();
+        let total: usize = self
+            .conns
+            .iter()
+            .map(|c| c.inflight.borrow().messages())
+            .sum();
         LinkMetrics::set(&self.metrics.inflight, total as u64);
     }
 

@@ -293,7 +293,10 @@ impl LinkRegistry {
         next.remove(index);
         self.save(&next)?;
         inner.links = next;
-        inner.metrics.remove(name);
+        if let Some(metrics) = inner.metrics.remove(name) {
+            // Connections that cached these counters see the link is gone.
+            metrics.set_state(LinkState::Disabled);
+        }
         self.send(LinkCommand::Remove {
             name: name.to_owned(),
         });

@@ -247,6 +247,10 @@ async fn run(
         client_id: connect.client_id.clone(),
         will: connect.will.clone(),
         aliases: Vec::new(),
+        link_metrics: match &kind {
+            ConnKind::Link(name) => core.links.metrics(name),
+            ConnKind::Client => None,
+        },
         kind,
     };
     state.send(&Packet::ConnAck(connack));

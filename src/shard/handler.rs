@@ -16,7 +16,7 @@ use crate::session::{CloseReason, ConnLink, SessionRef, SubEntry};
 use super::connect::{ConnKind, Negotiated, TOPIC_ALIAS_MAX};
 use super::core::{Core, SubOpts};
 use crate::link::wire::{self, RouteOp};
-use crate::link::LinkMetrics;
+use crate::link::{LinkMetrics, LinkState};
 
 /// What the reader does after a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +40,9 @@ pub struct ConnState {
     pub aliases: Vec<Option<MqttStr>>,
     /// An ordinary client, or a remote cluster's link.
     pub kind: ConnKind,
+    /// For a link connection: that link's counters (and state: a link disabled or
+    /// deleted here stops accepting messages at once).
+    pub link_metrics: Option<Arc<LinkMetrics>>,
 }
 
 impl ConnState {
@@ -129,6 +132,18 @@ async fn on_publish(core: &Core, conn: &mut ConnState, mut p: Publish) -> Flow {
     {
         return conn.violation(ReasonCode::TopicNameInvalid);
     }
+    if conn
+        .link_metrics
+        .as_ref()
+        .is_some_and(|m| m.state() == LinkState::Disabled)
+    {
+        // The link was disabled or deleted here: take nothing more from it (not
+        // acknowledged, so the remote keeps it for when the link is back).
+        return Flow::Close {
+            reason: CloseReason::Disconnect(ReasonCode::AdministrativeAction),
+            will: false,
+        };
+    }
     let packet_id = p.packet_id;
     let qos = p.qos;
     if wire::is_reserved(p.topic.as_str()) {
@@ -152,8 +167,8 @@ async fn on_publish(core: &Core, conn: &mut ConnState, mut p: Publish) -> Flow {
     let retain = p.retain;
     let origin = match &conn.kind {
         ConnKind::Client => Origin::Client,
-        ConnKind::Link(name) => {
-            if let Some(m) = core.links.metrics(name) {
+        ConnKind::Link(_) => {
+            if let Some(m) = &conn.link_metrics {
                 LinkMetrics::add(&m.messages_received, 1);
             }
             Origin::Link
@@ -188,7 +203,7 @@ fn on_reserved_publish(core: &Core, conn: &mut ConnState, p: Publish) -> Flow {
             match RouteOp::parse(p.topic.as_str(), &p.payload) {
                 Some(op) => {
                     let count = core.on_link_route_op(name, op);
-                    if let Some(m) = core.links.metrics(name) {
+                    if let Some(m) = &conn.link_metrics {
                         LinkMetrics::set(&m.routes_in, count as u64);
                     }
                 }
