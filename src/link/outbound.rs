@@ -27,13 +27,60 @@ use crate::message::Message;
 use crate::notify::Notify;
 use crate::protocol::QoS;
 
+/// The messages waiting on one pool connection, oldest first, knowing how many are
+/// QoS 0 so the overflow policy finds a QoS 0 victim without scanning when there is
+/// none.
+#[derive(Debug, Default)]
+pub struct SendQueue {
+    items: VecDeque<Arc<Message>>,
+    qos0: usize,
+}
+
+impl SendQueue {
+    pub fn front(&self) -> Option<&Arc<Message>> {
+        self.items.front()
+    }
+
+    pub fn push_back(&mut self, msg: Arc<Message>) {
+        self.qos0 += usize::from(msg.qos == QoS::AtMostOnce);
+        self.items.push_back(msg);
+    }
+
+    pub fn push_front(&mut self, msg: Arc<Message>) {
+        self.qos0 += usize::from(msg.qos == QoS::AtMostOnce);
+        self.items.push_front(msg);
+    }
+
+    pub fn pop_front(&mut self) -> Option<Arc<Message>> {
+        let msg = self.items.pop_front()?;
+        self.qos0 -= usize::from(msg.qos == QoS::AtMostOnce);
+        Some(msg)
+    }
+
+    /// Removes the message the overflow policy gives up: the oldest QoS 0 one if
+    /// there is any, else the oldest.
+    pub fn evict(&mut self) -> Option<Arc<Message>> {
+        if self.qos0 == 0 {
+            return self.pop_front();
+        }
+        let pos = self.items.iter().position(|m| m.qos == QoS::AtMostOnce)?;
+        self.qos0 -= 1;
+        self.items.remove(pos)
+    }
+
+    pub fn drain(&mut self) -> impl Iterator<Item = Arc<Message>> + '_ {
+        self.qos0 = 0;
+        self.items.drain(..)
+    }
+}
+
 /// One connection of a link's pool, shared by its tasks and the link.
 #[derive(Debug)]
 pub struct PoolConn {
     pub index: usize,
     pub client_id: String,
     /// Messages waiting to be sent, oldest first (the backlog while disconnected).
-    pub queue: RefCell<VecDeque<Arc<Message>>>,
+    pub queue: RefCell<SendQueue>,
     /// Route operations waiting to be sent (connection 0 only): (topic, payload).
     pub route_ops: RefCell<VecDeque<(&'static str, Bytes)>>,
     /// Encoded control packets (PUBREL, PINGREQ) for the writer.
@@ -55,7 +102,7 @@ impl PoolConn {
         PoolConn {
             index,
             client_id: format!("{prefix}-{index}"),
-            queue: RefCell::new(VecDeque::new()),
+            queue: RefCell::new(SendQueue::default()),
             route_ops: RefCell::new(VecDeque::new()),
             raw: RefCell::new(BytesMut::new()),
             inflight: RefCell::new(Inflight::default()),
@@ -161,11 +208,7 @@ impl Link {
                 LinkMetrics::add(&self.metrics.dropped, 1);
                 return;
             }
-            let victim = queue
-                .iter()
-                .position(|m| m.qos == QoS::AtMostOnce)
-                .or(if queue.is_empty() { None } else { Some(0) });
-            match victim.and_then(|i| queue.remove(i)) {
+            match queue.evict() {
                 Some(old) => {
                     self.account(-1, -(old.payload.len() as i64));
                     LinkMetrics::add(&self.metrics.dropped, 1);
@@ -298,7 +341,7 @@ impl Link {
                 .map(|e| e.msg)
                 .collect();
             left.extend(inflight);
-            left.extend(conn.queue.borrow_mut().drain(..));
+            left.extend(conn.queue.borrow_mut().drain());
         }
         self.account(
             -(self.backlog_messages.get() as i64),
@@ -306,5 +349,38 @@ impl Link {
         );
         LinkMetrics::set(&self.metrics.inflight, 0);
         left
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Origin;
+    use crate::protocol::MqttStr;
+
+    fn msg(topic: &str, qos: QoS) -> Arc<Message> {
+        Arc::new(Message {
+            topic: MqttStr::from(topic),
+            payload: Bytes::new(),
+            qos,
+            retain: false,
+            properties: Default::default(),
+            expires_at: None,
+            publisher: MqttStr::from("p"),
+            origin: Origin::Client,
+        })
+    }
+
+    #[test]
+    fn does_overflow_give_up_the_oldest_qos0_message_first() {
+        let mut q = SendQueue::default();
+        q.push_back(msg("a", QoS::AtLeastOnce));
+        q.push_back(msg("b", QoS::AtMostOnce));
+        q.push_back(msg("c", QoS::AtMostOnce));
+        assert_eq!(q.evict().map(|m| m.topic.to_string()), Some("b".into()));
+        assert_eq!(q.evict().map(|m| m.topic.to_string()), Some("c".into()));
+        // No QoS 0 left: the oldest goes.
+        assert_eq!(q.evict().map(|m| m.topic.to_string()), Some("a".into()));
+        assert!(q.evict().is_none());
     }
 }
