@@ -151,8 +151,17 @@ fn is_a_client_posing_as_a_link_refused_without_harm() {
 fn can_an_ordinary_client_not_take_over_a_link_connection_by_its_client_id() {
     let (a, b) = linked_pair(&["from-cluster", "global/#"]);
     let reconnects = counter(a.admin(), "huawei", "reconnects");
-    // An ordinary MQTT client (no link announcement) using the link's client id.
-    let squatter = Mqtt::connect(b.mqtt(), "from-aliyun-0");
+    // An ordinary MQTT client (no link announcement) using the link's client id is
+    // refused with CONNACK 0x87 Not authorized while the link holds that id.
+    let squatter = Mqtt::connect_with(options(b.mqtt(), "from-aliyun-0"));
+    assert!(
+        matches!(
+            squatter,
+            Err(Ended::Refused(ConnectReturnCode::NotAuthorized))
+        ),
+        "a squatter got {:?}",
+        squatter.as_ref().err()
+    );
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(
         counter(a.admin(), "huawei", "reconnects"),
