@@ -286,6 +286,9 @@ async fn run(
     ))
     .detach();
 
+    // Everything needed from the CONNECT has been taken: don't hold it (and its
+    // ~500 bytes) for the connection's whole life.
+    drop(connect);
     let flow = read_loop(&core, &mut io, buf, &mut state).await;
     detach(&core, &mut state, flow);
 }
