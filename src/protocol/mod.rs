@@ -31,6 +31,8 @@ mod packet;
 mod properties;
 mod property_encode;
 mod property_id;
+#[cfg(test)]
+mod proptests;
 mod puback;
 mod publish;
 mod qos;

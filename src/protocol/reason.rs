@@ -193,7 +193,7 @@ impl ReasonCode {
             }
             ReasonPacket::Disconnect => matches!(
                 v,
-                0x00 | 0x04 | 0x80..=0x83 | 0x87 | 0x89 | 0x8B | 0x8D..=0xA2
+                0x00 | 0x04 | 0x80..=0x83 | 0x87 | 0x89 | 0x8B | 0x8D..=0x90 | 0x93..=0xA2
             ),
             ReasonPacket::Auth => matches!(v, 0x00 | 0x18 | 0x19),
         }
@@ -288,6 +288,8 @@ mod tests {
         assert!(ReasonCode::NotAuthorized.is_valid_for(ReasonPacket::ConnAck));
         assert!(!ReasonCode::SessionTakenOver.is_valid_for(ReasonPacket::ConnAck));
         assert!(ReasonCode::SessionTakenOver.is_valid_for(ReasonPacket::Disconnect));
+        assert!(!ReasonCode::PacketIdentifierInUse.is_valid_for(ReasonPacket::Disconnect));
+        assert!(ReasonCode::ReceiveMaximumExceeded.is_valid_for(ReasonPacket::Disconnect));
         assert!(!ReasonCode::GrantedQoS1.is_valid_for(ReasonPacket::PubAck));
         assert!(ReasonCode::PacketIdentifierNotFound.is_valid_for(ReasonPacket::PubComp));
         assert!(!ReasonCode::NotAuthorized.is_valid_for(ReasonPacket::PubRel));
