@@ -27,7 +27,7 @@ use crate::session::{CloseReason, ConnLink, SessionRef};
 
 use super::connect::{self, ConnKind};
 use super::core::Core;
-use super::handler::{self, ConnState, Flow};
+use super::handler::{self, ConnState, Flow, Step};
 use super::mesh::{CoreMsg, Handoff};
 use super::transport::Transport;
 use super::will;
@@ -309,12 +309,14 @@ async fn read_loop(
     loop {
         loop {
             match protocol::decode(&mut buf, &limits) {
-                Ok(Some(packet)) => {
-                    let flow = handler::on_packet(core, state, packet).await;
-                    if flow != Flow::Continue {
-                        return flow;
+                Ok(Some(packet)) => match handler::on_packet(core, state, packet) {
+                    Step::Done(Flow::Continue) => {}
+                    Step::Done(flow) => return flow,
+                    Step::AfterBarrier(deferred) => {
+                        core.barrier().await;
+                        handler::finish(core, state, *deferred);
                     }
-                }
+                },
                 Ok(None) => break,
                 Err(e) => {
                     CoreMetrics::add(&core.metrics.protocol_errors, 1);

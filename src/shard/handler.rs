@@ -19,6 +19,34 @@ use crate::link::wire::{self, RouteOp};
 use crate::link::{LinkMetrics, LinkState};
 
 /// What the reader does after a packet.
+#[derive(Debug)]
+pub enum Step {
+    /// Done with this packet.
+    Done(Flow),
+    /// Wait for a cross-core barrier (every core has applied this core's route or
+    /// retained updates), then finish with [`finish`]. Rare (new routes, retained
+    /// QoS ≥ 1), so it is boxed and the reader's task stays small.
+    AfterBarrier(Box<Deferred>),
+}
+
+/// The rest of a packet's handling, after the barrier.
+#[derive(Debug)]
+pub struct Deferred {
+    /// The acknowledgement to send (SUBACK, PUBACK, PUBREC).
+    pub ack: Packet,
+    /// Filters whose retained messages to queue after the SUBACK.
+    pub retained: Vec<(String, SubOpts)>,
+}
+
+/// Completes a deferred packet once the barrier is passed.
+pub fn finish(core: &Core, conn: &mut ConnState, deferred: Deferred) {
+    conn.send(&deferred.ack);
+    for (filter, opts) in deferred.retained {
+        core.send_retained(&conn.session, &filter, &opts);
+    }
+}
+
+/// How a packet's handling ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
     Continue,
@@ -74,9 +102,9 @@ impl ConnState {
 }
 
 /// Dispatches one packet from a connected client.
-pub async fn on_packet(core: &Core, conn: &mut ConnState, packet: Packet) -> Flow {
-    match packet {
-        Packet::Publish(p) => on_publish(core, conn, p).await,
+pub fn on_packet(core: &Core, conn: &mut ConnState, packet: Packet) -> Step {
+    let flow = match packet {
+        Packet::Publish(p) => return on_publish(core, conn, p),
         Packet::PubAck(r) => {
             conn.session.borrow_mut().on_puback(r.packet_id);
             conn.link.wake.notify();
@@ -89,7 +117,7 @@ pub async fn on_packet(core: &Core, conn: &mut ConnState, packet: Packet) -> Flo
             conn.link.wake.notify();
             Flow::Continue
         }
-        Packet::Subscribe(s) => on_subscribe(core, conn, s).await,
+        Packet::Subscribe(s) => return on_subscribe(core, conn, s),
         Packet::Unsubscribe(u) => on_unsubscribe(core, conn, u),
         Packet::PingReq => {
             conn.send(&Packet::PingResp);
@@ -105,15 +133,24 @@ pub async fn on_packet(core: &Core, conn: &mut ConnState, packet: Packet) -> Flo
         | Packet::SubAck(_)
         | Packet::UnsubAck(_)
         | Packet::PingResp => conn.violation(ReasonCode::ProtocolError),
+    };
+    Step::Done(flow)
+}
+
+fn on_publish(core: &Core, conn: &mut ConnState, p: Publish) -> Step {
+    match publish_step(core, conn, p) {
+        Ok(step) => step,
+        Err(flow) => Step::Done(flow),
     }
 }
 
-async fn on_publish(core: &Core, conn: &mut ConnState, mut p: Publish) -> Flow {
+/// `Err` carries an early end (a violation, or a packet handled without routing).
+fn publish_step(core: &Core, conn: &mut ConnState, mut p: Publish) -> Result<Step, Flow> {
     CoreMetrics::add(&core.metrics.messages_received, 1);
     // Topic alias (5.0): resolve or learn it [MQTT-3.3.2-12..].
     if let Some(alias) = p.properties.topic_alias.take() {
         if alias == 0 || alias > TOPIC_ALIAS_MAX {
-            return conn.violation(ReasonCode::TopicAliasInvalid);
+            return Err(conn.violation(ReasonCode::TopicAliasInvalid));
         }
         let slot = usize::from(alias - 1);
         if conn.aliases.len() <= slot {
@@ -122,7 +159,7 @@ async fn on_publish(core: &Core, conn: &mut ConnState, mut p: Publish) -> Flow {
         if p.topic.is_empty() {
             match &conn.aliases[slot] {
                 Some(t) => p.topic = t.clone(),
-                None => return conn.violation(ReasonCode::ProtocolError),
+                None => return Err(conn.violation(ReasonCode::ProtocolError)),
             }
         } else {
             conn.aliases[slot] = Some(p.topic.clone());
@@ -130,7 +167,7 @@ async fn on_publish(core: &Core, conn: &mut ConnState, mut p: Publish) -> Flow {
     }
     if protocol::validate_topic_name(p.topic.as_str(), core.config.limits.max_topic_levels).is_err()
     {
-        return conn.violation(ReasonCode::TopicNameInvalid);
+        return Err(conn.violation(ReasonCode::TopicNameInvalid));
     }
     if conn
         .link_metrics
@@ -139,15 +176,15 @@ async fn on_publish(core: &Core, conn: &mut ConnState, mut p: Publish) -> Flow {
     {
         // The link was disabled or deleted here: take nothing more from it (not
         // acknowledged, so the remote keeps it for when the link is back).
-        return Flow::Close {
+        return Err(Flow::Close {
             reason: CloseReason::Disconnect(ReasonCode::AdministrativeAction),
             will: false,
-        };
+        });
     }
     let packet_id = p.packet_id;
     let qos = p.qos;
     if wire::is_reserved(p.topic.as_str()) {
-        return on_reserved_publish(core, conn, p);
+        return Err(on_reserved_publish(core, conn, p));
     }
     if qos == QoS::ExactlyOnce {
         let mut session = conn.session.borrow_mut();
@@ -155,12 +192,12 @@ async fn on_publish(core: &Core, conn: &mut ConnState, mut p: Publish) -> Flow {
             // A resend of a message we already have: acknowledge, do not route again.
             drop(session);
             conn.send(&Packet::PubRec(ack(packet_id)));
-            return Flow::Continue;
+            return Err(Flow::Continue);
         }
         if session.incoming_qos2.len() >= usize::from(core.config.limits.max_inflight) {
             // More unreleased QoS 2 messages than our Receive Maximum [MQTT-3.3.4-9].
             drop(session);
-            return conn.violation(ReasonCode::ReceiveMaximumExceeded);
+            return Err(conn.violation(ReasonCode::ReceiveMaximumExceeded));
         }
         session.incoming_qos2.insert(packet_id);
     }
@@ -176,22 +213,20 @@ async fn on_publish(core: &Core, conn: &mut ConnState, mut p: Publish) -> Flow {
     };
     let msg = Arc::new(message_from_publish(p, conn.client_id.clone(), origin));
     core.publish(msg);
-    match qos {
-        QoS::AtMostOnce => {}
-        QoS::AtLeastOnce => {
-            if retain {
-                core.barrier().await;
-            }
-            conn.send(&Packet::PubAck(ack(packet_id)));
-        }
-        QoS::ExactlyOnce => {
-            if retain {
-                core.barrier().await;
-            }
-            conn.send(&Packet::PubRec(ack(packet_id)));
-        }
+    let reply = match qos {
+        QoS::AtMostOnce => return Ok(Step::Done(Flow::Continue)),
+        QoS::AtLeastOnce => Packet::PubAck(ack(packet_id)),
+        QoS::ExactlyOnce => Packet::PubRec(ack(packet_id)),
+    };
+    if retain {
+        // A new subscriber anywhere must find the retained message once we ack it.
+        return Ok(Step::AfterBarrier(Box::new(Deferred {
+            ack: reply,
+            retained: Vec::new(),
+        })));
     }
-    Flow::Continue
+    conn.send(&reply);
+    Ok(Step::Done(Flow::Continue))
 }
 
 /// A PUBLISH on `$LINK/…`: a route operation from a link peer; refused for anyone
@@ -322,7 +357,7 @@ fn on_pubrel(conn: &mut ConnState, r: PubResp) -> Flow {
     Flow::Continue
 }
 
-async fn on_subscribe(core: &Core, conn: &mut ConnState, s: Subscribe) -> Flow {
+fn on_subscribe(core: &Core, conn: &mut ConnState, s: Subscribe) -> Step {
     let levels = core.config.limits.max_topic_levels;
     let sub_id = s.properties.subscription_identifiers.first().copied();
     let mut reason_codes = Vec::with_capacity(s.filters.len());
@@ -352,7 +387,7 @@ async fn on_subscribe(core: &Core, conn: &mut ConnState, s: Subscribe) -> Flow {
         let shared = protocol::parse_shared(text).is_some();
         if shared && options.no_local {
             // No Local on a shared subscription is a protocol error [MQTT-3.8.3-4].
-            return conn.violation(ReasonCode::ProtocolError);
+            return Step::Done(conn.violation(ReasonCode::ProtocolError));
         }
         let opts = SubOpts {
             qos: options.qos,
@@ -382,19 +417,20 @@ async fn on_subscribe(core: &Core, conn: &mut ConnState, s: Subscribe) -> Flow {
             QoS::ExactlyOnce => ReasonCode::GrantedQoS2,
         });
     }
+    let deferred = Deferred {
+        ack: Packet::SubAck(SubAck {
+            packet_id: s.packet_id,
+            properties: Properties::default(),
+            reason_codes,
+        }),
+        retained: retained_for,
+    };
     if route_changed {
         // Make sure every core routes to us before the client learns it is subscribed.
-        core.barrier().await;
+        return Step::AfterBarrier(Box::new(deferred));
     }
-    conn.send(&Packet::SubAck(SubAck {
-        packet_id: s.packet_id,
-        properties: Properties::default(),
-        reason_codes,
-    }));
-    for (filter, opts) in retained_for {
-        core.send_retained(&conn.session, &filter, &opts);
-    }
-    Flow::Continue
+    finish(core, conn, deferred);
+    Step::Done(Flow::Continue)
 }
 
 fn on_unsubscribe(core: &Core, conn: &mut ConnState, u: Unsubscribe) -> Flow {
