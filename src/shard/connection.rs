@@ -7,7 +7,7 @@
 //! (a `dup` of the socket), so neither waits for the other.
 
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,7 @@ use super::connect::{self, ConnKind};
 use super::core::Core;
 use super::handler::{self, ConnState, Flow, Step};
 use super::mesh::{CoreMsg, Handoff};
-use super::transport::Transport;
+use super::transport::{SharedStream, Transport};
 use super::will;
 
 /// A client must send CONNECT within this time after the TCP connection opens.
@@ -48,7 +48,7 @@ pub async fn serve(
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(CONNECT_TIMEOUT));
     let mut buf = BytesMut::new();
-    let mut io = Transport::new(stream, None);
+    let mut io = Transport::new(SharedStream::new(stream), None);
     if let Some(config) = tls {
         let session = match ServerConnection::new(config) {
             Ok(conn) => Rc::new(RefCell::new(conn)),
@@ -57,7 +57,7 @@ pub async fn serve(
                 return;
             }
         };
-        if let Err(e) = super::tls::handshake(&mut io.stream, &session, &mut buf).await {
+        if let Err(e) = super::tls::handshake(&io.stream, &session, &mut buf).await {
             tracing::debug!(?peer, error = %e, "TLS handshake failed");
             return;
         }
@@ -107,7 +107,7 @@ pub async fn serve(
     let owner = core.owner_of(connect.client_id.as_str());
     if owner != core.id() {
         // SAFETY: dup of a live descriptor we own; the copy is owned by the OwnedFd.
-        let fd = unsafe { libc::dup(io.stream.as_raw_fd()) };
+        let fd = unsafe { libc::dup(io.stream.raw_fd()) };
         if fd < 0 {
             return;
         }
@@ -144,7 +144,10 @@ pub async fn adopt(core: Rc<Core>, handoff: Box<Handoff>) {
     } = *handoff;
     // SAFETY: the descriptor came to us by ownership; TcpStream takes it over.
     let stream = unsafe { TcpStream::from_raw_fd(fd.into_raw_fd()) };
-    let io = Transport::new(stream, tls.map(|t| Rc::new(RefCell::new(*t))));
+    let io = Transport::new(
+        SharedStream::new(stream),
+        tls.map(|t| Rc::new(RefCell::new(*t))),
+    );
     run(core, io, connect, buf, peer, assigned_id).await;
 }
 
@@ -262,27 +265,15 @@ async fn run(
     }
     tracing::debug!(?peer, client = %connect.client_id, version = ?connect.protocol, present, "client connected");
 
-    // The writer gets its own descriptor for the same socket.
-    // SAFETY: dup of a live descriptor we own; the new TcpStream owns the copy.
-    let wfd = unsafe { libc::dup(io.stream.as_raw_fd()) };
-    if wfd < 0 {
-        detach(
-            &core,
-            &mut state,
-            Flow::Close {
-                reason: CloseReason::Quiet,
-                will: true,
-            },
-        );
-        return;
-    }
-    let writer = Transport::new(unsafe { TcpStream::from_raw_fd(wfd) }, io.tls.clone());
+    // The writer shares the socket (and TLS state) with the reader.
+    let writer = Transport::new(io.stream.clone(), io.tls.clone());
+    let fd = io.stream.raw_fd();
     glommio::spawn_local(write_loop(
         core.clone(),
         link.clone(),
         session.clone(),
         writer,
-        wfd,
+        fd,
     ))
     .detach();
 
@@ -301,7 +292,7 @@ async fn read_loop(
 ) -> Flow {
     let keep_alive = state.negotiated.keep_alive;
     let timeout = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
-    let _ = io.stream.set_read_timeout(timeout);
+    io.stream.set_read_timeout(timeout);
     let limits = DecodeLimits {
         version: Some(state.link.version),
         max_packet_size: core.config.limits.max_packet_size,
@@ -481,7 +472,7 @@ async fn write_loop(
         tls.borrow_mut().send_close_notify();
         let _ = io.write_all(&[]).await;
     }
-    let _ = io.stream.shutdown(std::net::Shutdown::Both).await;
+    io.stream.shutdown();
     drop(io);
 }
 

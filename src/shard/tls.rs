@@ -11,9 +11,8 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
+use super::transport::SharedStream;
 use bytes::BytesMut;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::TcpStream;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection};
@@ -129,7 +128,7 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsSetupError> {
 pub type TlsSession = RefCell<ServerConnection>;
 
 /// Sends whatever TLS records rustls has ready (handshake, alerts, tickets).
-pub async fn flush(stream: &mut TcpStream, tls: &TlsSession) -> io::Result<()> {
+pub async fn flush(stream: &SharedStream, tls: &TlsSession) -> io::Result<()> {
     let mut raw = Vec::new();
     {
         let mut conn = tls.borrow_mut();
@@ -145,7 +144,7 @@ pub async fn flush(stream: &mut TcpStream, tls: &TlsSession) -> io::Result<()> {
 
 /// Completes the TLS handshake on a fresh connection (before the writer task exists).
 pub async fn handshake(
-    stream: &mut TcpStream,
+    stream: &SharedStream,
     tls: &TlsSession,
     buf: &mut BytesMut,
 ) -> io::Result<()> {
@@ -166,11 +165,7 @@ pub async fn handshake(
 /// Reads ciphertext from the socket until rustls yields plaintext (appended to
 /// `buf`) or has records to send; returns false at end of stream. The caller must get
 /// any records rustls wants to send (`wants_write`) written.
-pub async fn read(
-    stream: &mut TcpStream,
-    tls: &TlsSession,
-    buf: &mut BytesMut,
-) -> io::Result<bool> {
+pub async fn read(stream: &SharedStream, tls: &TlsSession, buf: &mut BytesMut) -> io::Result<bool> {
     let mut raw = vec![0u8; 16 * 1024];
     loop {
         let n = stream.read(&mut raw).await?;
@@ -207,7 +202,7 @@ pub async fn read(
 }
 
 /// Encrypts `plain` and writes it.
-pub async fn write_all(stream: &mut TcpStream, tls: &TlsSession, plain: &[u8]) -> io::Result<()> {
+pub async fn write_all(stream: &SharedStream, tls: &TlsSession, plain: &[u8]) -> io::Result<()> {
     if !plain.is_empty() {
         tls.borrow_mut().writer().write_all(plain)?;
     }
