@@ -255,6 +255,24 @@ fn log_totals(metrics: &[Arc<CoreMetrics>]) {
     tracing::info!(counters = %text.join(" "), "stopped");
 }
 
+/// Backlog of pending connections per core's listening socket.
+const LISTEN_BACKLOG: i32 = 4096;
+
+/// Binds one core's listening socket: SO_REUSEPORT so every core binds the same
+/// address and the kernel spreads connections, and SO_REUSEADDR so a restarted
+/// broker can bind while its old connections sit in TIME_WAIT.
+fn bind_listener(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    // SAFETY: a bound, listening socket whose ownership passes to the listener.
+    Ok(unsafe { TcpListener::from_raw_fd(socket.into_raw_fd()) })
+}
+
 fn online_cpus() -> Vec<usize> {
     // SAFETY: sched_getaffinity fills the zeroed set we pass.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
@@ -309,7 +327,7 @@ async fn run_core(
                 }
             },
         };
-        match TcpListener::bind(addr) {
+        match bind_listener(addr) {
             Ok(listener) => listeners.push((listener, tls)),
             Err(e) => {
                 let message = format!("listener[{i}]: cannot bind {addr}: {e}");

@@ -21,7 +21,7 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Bytes asked per read while traffic is light: an idle connection waits with this
 /// much (in its task) instead of a read buffer, which keeps memory per idle
 /// connection small. A read that fills it switches to big reads.
-const LIGHT_READ: usize = 512;
+const LIGHT_READ: usize = 256;
 
 /// A socket shared by a connection's reader and writer tasks on one core. Each read
 /// or write borrows it only inside a poll, never across an await; glommio keeps
