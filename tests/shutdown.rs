@@ -56,3 +56,25 @@ async fn idle_broker_exits_zero_on_sigterm() {
         "exit status {status:?} within {STOP:?}"
     );
 }
+
+/// Can a stopped broker be started again on the same port at once, although its
+/// closed connections sit in TIME_WAIT (SO_REUSEADDR)?
+#[tokio::test]
+async fn a_restarted_broker_binds_its_port_while_old_connections_are_in_time_wait() {
+    let broker = Broker::start("");
+    let port = broker.port();
+    let mut clients = Vec::new();
+    for i in 0..5 {
+        clients.push(RawClient::v5(&broker, &format!("tw-{i}")).await);
+    }
+    broker.signal(libc::SIGTERM);
+    for c in &mut clients {
+        c.expect_closed(STOP).await;
+    }
+    let status = broker.wait_exit(STOP).expect("broker stopped");
+    assert!(status.success(), "broker exited with {status}");
+    drop(broker);
+    let again =
+        Broker::start_on(port, "").unwrap_or_else(|e| panic!("restart on port {port}: {e}"));
+    let _client = RawClient::v5(&again, "after-restart").await;
+}

@@ -59,8 +59,16 @@ impl Broker {
         panic!("meridian did not start: {last_error}");
     }
 
+    /// Starts a broker on exactly `port` (no retry on another port).
+    pub fn start_on(port: u16, extra_toml: &str) -> Result<Broker, String> {
+        Self::try_start_on(port, extra_toml)
+    }
+
     fn try_start(extra_toml: &str) -> Result<Broker, String> {
-        let port = free_port();
+        Self::try_start_on(free_port(), extra_toml)
+    }
+
+    fn try_start_on(port: u16, extra_toml: &str) -> Result<Broker, String> {
         let dir = std::env::temp_dir().join(format!(
             "meridian-it-{}-{}-{}",
             std::process::id(),
