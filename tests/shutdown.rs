@@ -78,3 +78,46 @@ async fn a_restarted_broker_binds_its_port_while_old_connections_are_in_time_wai
         Broker::start_on(port, "").unwrap_or_else(|e| panic!("restart on port {port}: {e}"));
     let _client = RawClient::v5(&again, "after-restart").await;
 }
+
+/// Is a second broker on a port that a running broker serves refused at start-up,
+/// instead of silently sharing the clients through SO_REUSEPORT?
+#[tokio::test]
+async fn a_second_broker_on_the_same_port_refuses_to_start() {
+    let first = Broker::start("");
+    let dir = std::env::temp_dir().join(format!("meridian-second-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("second.toml");
+    let text = format!(
+        "[node]\ncores = 1\n[[listener]]\nbind = \"127.0.0.1:{}\"\n",
+        first.port()
+    );
+    std::fs::write(&config, text).expect("config");
+    let log = dir.join("second.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .arg("--config")
+        .arg(&config)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("run meridian");
+    let deadline = std::time::Instant::now() + STOP;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    let status =
+        status.unwrap_or_else(|| panic!("a second broker started and kept running: {stderr}"));
+    assert!(!status.success(), "a second broker started: {stderr}");
+    assert!(stderr.contains("already in use"), "{stderr}");
+    first.assert_running();
+}

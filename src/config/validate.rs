@@ -68,6 +68,15 @@ pub(super) fn validate(config: &mut Config, cpus: usize) -> Result<(), ConfigErr
     }
     validate_limits(&config.limits)?;
     validate_log(&config.log)?;
+    if config.tuning.spin_before_park_us > 1_000 {
+        return Err(invalid(
+            "tuning.spin_before_park_us",
+            format!(
+                "{} is out of range (0..=1000 microseconds)",
+                config.tuning.spin_before_park_us
+            ),
+        ));
+    }
     if config.tuning.write_coalesce_us > 100_000 {
         return Err(invalid(
             "tuning.write_coalesce_us",
