@@ -58,6 +58,7 @@ else
 fi
 [[ -z "$OUT" && $QUICK == 0 ]] && OUT="$ROOT/benches/RESULTS.md"
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 WORK=$(mktemp -d /tmp/meridian-compare.XXXXXX)
 PIDS=()
 cleanup() {
@@ -117,6 +118,15 @@ LG="$ROOT/target/release/meridian-loadgen"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 # ---------------------------------------------------------------- process helpers
+# Meridian binds with SO_REUSEPORT, so a second process on a port already in use does
+# not fail: the kernel splits the connections between the two. Refuse busy ports.
+for port in $(seq "$BASE_PORT" $((BASE_PORT + 12))); do
+    if [[ -n $(ss -Hltn "( sport = :$port )") ]]; then
+        log "port $port is in use (ss -ltnp 'sport = :$port'); choose another BASE_PORT"
+        exit 1
+    fi
+done
+
 wait_port() {
     local port=$1 i
     for i in $(seq 1 100); do
@@ -353,8 +363,9 @@ for kind in "${BROKERS[@]}"; do
     if ! jq -e '.received > 0' "$WORK/low-$kind.json" >/dev/null 2>&1; then
         # Nothing got through (rumqttd 0.20 refuses keep alive 0, which the load
         # generator sends): say why and skip this broker's other scenarios.
-        why=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/B.log" | grep -m 1 -E 'ERROR|Error|error' | tr -d '|' | cut -c1-160 || true)
-        ROWS+=("| (other scenarios) | $L | – | – | – | – | – | – | – | – | skipped: no message got through; broker log: ${why:-nothing} |")
+        why=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/B.log" | grep -oE 'error: [A-Za-z]+' | sort | uniq -c |
+            sort -rn | awk 'NR == 1 {print $2, $3, "(" $1 " times)"}' || true)
+        ROWS+=("| (other scenarios) | $L | – | – | – | – | – | – | – | – | skipped: no message got through; most frequent broker log line: ${why:-none} |")
         stop "$B"; continue
     fi
 
@@ -475,7 +486,7 @@ mode=$([[ $QUICK == 1 ]] && echo "quick (--quick: ${DUR} runs, noisy)" || echo "
     echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — $mode"
     echo
     echo "- machine: \`$(uname -a)\`"
-    echo "- CPUs: $(nproc) × $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}'); load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- CPUs: $(nproc) × $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}'); load average before the run: $LOAD_BEFORE, after it: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- toolchain: \`$(rustc --version)\`, \`$(cargo --version)\`"
     echo "- brokers: Meridian $(git -C "$ROOT" rev-parse --short HEAD) (release build), $("$MOSQUITTO" -h 2>&1 | head -n 1), rumqttd: $RUMQTTD_STATUS"
     echo "- MQTT $MQTT_VERSION for every client; payload 64 B unless the scenario says otherwise"
