@@ -74,6 +74,10 @@ pub struct BrokerArgs {
     /// Client ids are `<prefix>-<run>-<role><index>`.
     #[arg(long, default_value = "mlg")]
     pub client_prefix: String,
+    /// MQTT keep-alive announced in CONNECT, seconds (0: off). The clients send no
+    /// PINGREQ, so choose one longer than the run (some brokers refuse 0).
+    #[arg(long, default_value_t = 0)]
+    pub keepalive: u16,
     /// Limit for TCP connect plus CONNACK, per client.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub connect_timeout: Duration,

@@ -90,13 +90,13 @@ pub fn resolve_str(name: &str) -> Result<SocketAddr, CmdError> {
         })
 }
 
-/// Client options from the broker arguments (clean start, keep alive off).
+/// Client options from the broker arguments (clean start, `--keepalive`).
 pub fn client_options(b: &BrokerArgs) -> ClientOptions {
     ClientOptions {
         version: b.mqtt.into(),
         username: b.username.clone(),
         password: b.password.clone(),
-        keep_alive: 0,
+        keep_alive: b.keepalive,
         clean_start: true,
         connect_timeout: b.connect_timeout,
     }
