@@ -312,7 +312,9 @@ ladder() {
 P_MERIDIAN=$((BASE_PORT + 3))
 P_MOSQUITTO=$((BASE_PORT + 4))
 P_RUMQTTD=$((BASE_PORT + 5))
-V=(-V "$MQTT_VERSION")
+# Every client announces a keep-alive longer than any run (rumqttd refuses 0; the
+# load generator sends no PINGREQ).
+V=(-V "$MQTT_VERSION" --keepalive 600)
 
 # start_broker KIND VAR → sets VAR to its pid and PORT to its port
 start_broker() {
