@@ -105,12 +105,6 @@ pub struct Broker {
 impl Broker {
     /// Starts the cores; returns once every core has bound its listeners (or failed to).
     pub fn start(config: Config) -> Result<Broker, StartError> {
-        for (i, l) in config.listener.iter().enumerate() {
-            ensure_port_free(l.addr()).map_err(|e| StartError::Core {
-                core: 0,
-                message: format!("listener[{i}]: cannot bind {}: {e}", l.addr()),
-            })?;
-        }
         let config = Arc::new(config);
         let cores = config.node.cores.max(1);
         let shared = Arc::new(Shared::default());
@@ -259,26 +253,6 @@ fn log_totals(metrics: &[Arc<CoreMetrics>]) {
         .map(|(n, v)| format!("{n}={v}"))
         .collect();
     tracing::info!(counters = %text.join(" "), "stopped");
-}
-
-/// Fails if another process listens on `addr`. The cores bind with SO_REUSEPORT,
-/// which would otherwise let a second broker on the same port start silently and
-/// share the clients with the first; a bind without SO_REUSEPORT is refused by the
-/// kernel while any socket listens there.
-fn ensure_port_free(addr: std::net::SocketAddr) -> std::io::Result<()> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    probe.set_reuse_address(true)?;
-    probe.bind(&addr.into()).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AddrInUse {
-            std::io::Error::new(
-                e.kind(),
-                "address already in use (is another broker running?)",
-            )
-        } else {
-            e
-        }
-    })
 }
 
 /// Backlog of pending connections per core's listening socket.
