@@ -2,7 +2,10 @@
 //! joining the cross-core mesh and binding every listener with SO_REUSEPORT (so the
 //! kernel spreads new connections over the cores); the main thread waits for
 //! SIGINT/SIGTERM and then asks the cores to close their connections and stop.
+//! Before any core binds, start-up refuses a listener port that another process
+//! already listens on (SO_REUSEPORT alone would share it silently).
 
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -28,6 +31,12 @@ const MESH_CHANNEL_SIZE: usize = 1024;
 const IO_MEMORY: usize = 512 * 1024;
 /// How long cores wait for connections to say goodbye at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// How long start-up waits for a listener's port to come free before refusing: long
+/// enough to outlast the listening socket of a broker killed just before (io_uring
+/// tears it down a moment after the process dies), short enough to refuse quickly.
+const PORT_BUSY_PATIENCE: Duration = Duration::from_secs(2);
+/// Pause between two looks at a port that is taken.
+const PORT_BUSY_RETRY: Duration = Duration::from_millis(20);
 
 /// Why the broker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +54,13 @@ pub enum StartError {
     Links(String),
     #[error("cannot serve the admin API: {0}")]
     Admin(std::io::Error),
+    #[error("listener {addr}: address already in use (another process is listening there)")]
+    PortTaken { addr: SocketAddr },
+    #[error("listener {addr}: {source}")]
+    Listener {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// Where links changed through the admin API are kept: next to the config file,
@@ -105,6 +121,9 @@ pub struct Broker {
 impl Broker {
     /// Starts the cores; returns once every core has bound its listeners (or failed to).
     pub fn start(config: Config) -> Result<Broker, StartError> {
+        for l in &config.listener {
+            ensure_port_free(l.addr(), PORT_BUSY_PATIENCE)?;
+        }
         let config = Arc::new(config);
         let cores = config.node.cores.max(1);
         let shared = Arc::new(Shared::default());
@@ -255,13 +274,46 @@ fn log_totals(metrics: &[Arc<CoreMetrics>]) {
     tracing::info!(counters = %text.join(" "), "stopped");
 }
 
+/// Fails if another process listens on `addr`, after waiting up to `patience` for
+/// it to go. The cores bind with SO_REUSEPORT, which would let a second broker on a
+/// served port start silently and share the clients with the first. The probe binds
+/// with SO_REUSEADDR but without SO_REUSEPORT: Linux then refuses the bind while any
+/// socket listens on the address (whatever its options), yet allows it over sockets
+/// in TIME_WAIT, so a restart after a clean stop is not delayed. A broker killed a
+/// moment ago still has a listening socket until io_uring lets go of it, hence the
+/// bounded wait. Port 0 asks for a fresh port per socket and is never taken.
+fn ensure_port_free(addr: SocketAddr, patience: Duration) -> Result<(), StartError> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        let listener = |source| StartError::Listener { addr, source };
+        let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+            .map_err(listener)?;
+        probe.set_reuse_address(true).map_err(listener)?;
+        match probe.bind(&addr.into()) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StartError::PortTaken { addr });
+                }
+                drop(probe);
+                std::thread::sleep(PORT_BUSY_RETRY);
+            }
+            Err(e) => return Err(listener(e)),
+        }
+    }
+}
+
 /// Backlog of pending connections per core's listening socket.
 const LISTEN_BACKLOG: i32 = 4096;
 
 /// Binds one core's listening socket: SO_REUSEPORT so every core binds the same
 /// address and the kernel spreads connections, and SO_REUSEADDR so a restarted
 /// broker can bind while its old connections sit in TIME_WAIT.
-fn bind_listener(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     use std::os::fd::{FromRawFd, IntoRawFd};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
@@ -396,4 +448,119 @@ async fn run_core(
     }
     mesh.close();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::net::{TcpListener as StdListener, TcpStream};
+    use std::time::Instant;
+
+    fn loopback(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// A socket listening the way a core of a running broker does.
+    fn listen_like_a_core(addr: SocketAddr) -> Socket {
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).expect("socket");
+        socket.set_reuse_address(true).expect("SO_REUSEADDR");
+        socket.set_reuse_port(true).expect("SO_REUSEPORT");
+        socket.bind(&addr.into()).expect("bind");
+        socket.listen(16).expect("listen");
+        socket
+    }
+
+    fn bound_port(socket: &Socket) -> u16 {
+        socket
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .map(|a| a.port())
+            .expect("a bound inet socket")
+    }
+
+    #[test]
+    fn is_a_port_another_broker_listens_on_with_so_reuseport_refused() {
+        let other = listen_like_a_core(loopback(0));
+        let addr = loopback(bound_port(&other));
+        let err = ensure_port_free(addr, Duration::ZERO).expect_err("the port is served");
+        assert!(matches!(err, StartError::PortTaken { addr: a } if a == addr));
+        assert_eq!(
+            err.to_string(),
+            format!("listener {addr}: address already in use (another process is listening there)")
+        );
+    }
+
+    #[test]
+    fn is_a_port_a_plain_listener_holds_refused() {
+        let other = StdListener::bind(loopback(0)).expect("bind");
+        let addr = other.local_addr().expect("addr");
+        let err = ensure_port_free(addr, Duration::ZERO).expect_err("the port is served");
+        assert!(matches!(err, StartError::PortTaken { addr: a } if a == addr));
+    }
+
+    #[test]
+    fn is_a_port_served_on_the_wildcard_address_refused_for_loopback() {
+        let other = listen_like_a_core(SocketAddr::from(([0, 0, 0, 0], 0)));
+        let addr = loopback(bound_port(&other));
+        let err = ensure_port_free(addr, Duration::ZERO).expect_err("the port is served");
+        assert!(matches!(err, StartError::PortTaken { .. }));
+    }
+
+    #[test]
+    fn does_a_taken_port_wait_out_the_patience_before_refusing() {
+        let other = listen_like_a_core(loopback(0));
+        let addr = loopback(bound_port(&other));
+        let started = Instant::now();
+        let result = ensure_port_free(addr, Duration::from_millis(150));
+        assert!(matches!(result, Err(StartError::PortTaken { .. })));
+        assert!(started.elapsed() >= Duration::from_millis(150));
+    }
+
+    #[test]
+    fn is_a_port_whose_listener_goes_during_the_wait_accepted() {
+        let other = listen_like_a_core(loopback(0));
+        let addr = loopback(bound_port(&other));
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            drop(other);
+        });
+        let result = ensure_port_free(addr, Duration::from_secs(2));
+        closer.join().expect("closer thread");
+        assert!(result.is_ok(), "{result:?}");
+    }
+
+    #[test]
+    fn is_a_port_with_only_time_wait_connections_accepted() {
+        let listener = StdListener::bind(loopback(0)).expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let client = TcpStream::connect(addr).expect("connect");
+        let (served, _) = listener.accept().expect("accept");
+        // The server side closes first, so its end (on `addr`) lands in TIME_WAIT.
+        drop(served);
+        drop(listener);
+        let mut byte = [0u8; 1];
+        assert_eq!(
+            std::io::Read::read(&mut &client, &mut byte).expect("eof"),
+            0
+        );
+        drop(client);
+        assert!(ensure_port_free(addr, Duration::ZERO).is_ok());
+    }
+
+    #[test]
+    fn is_port_zero_never_probed() {
+        assert!(ensure_port_free(loopback(0), Duration::ZERO).is_ok());
+    }
+
+    #[test]
+    fn does_the_probe_leave_the_port_free_for_the_cores() {
+        let free = StdListener::bind(loopback(0)).expect("bind");
+        let addr = free.local_addr().expect("addr");
+        drop(free);
+        ensure_port_free(addr, Duration::ZERO).expect("free port");
+        let core = listen_like_a_core(addr);
+        assert_eq!(bound_port(&core), addr.port());
+    }
 }

@@ -5,7 +5,7 @@
 //! produces. Both tasks run on the same core and share the `ServerConnection` through
 //! a `RefCell`; neither holds the borrow across an await.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
@@ -162,49 +162,130 @@ pub async fn handshake(
     }
 }
 
+/// Bytes a TLS connection waits for with a buffer in its own task: an idle
+/// connection holds no heap buffer for reading.
+const WAIT_READ: usize = 256;
+/// Bytes asked of the kernel per read while ciphertext keeps coming.
+const READ_CHUNK: usize = 16 * 1024;
+
+thread_local! {
+    /// This core's ciphertext buffer for the reads that follow a full [`WAIT_READ`].
+    /// Those reads never wait (see [`drain_ready`]), so one buffer per core serves
+    /// every TLS connection on it.
+    static SCRATCH: Cell<Option<Box<[u8]>>> = const { Cell::new(None) };
+}
+
+/// This core's scratch buffer while borrowed; it goes back on drop.
+struct Scratch(Box<[u8]>);
+
+impl Scratch {
+    fn take() -> Scratch {
+        let buf = SCRATCH
+            .take()
+            .unwrap_or_else(|| vec![0u8; READ_CHUNK].into_boxed_slice());
+        Scratch(buf)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        SCRATCH.set(Some(std::mem::take(&mut self.0)));
+    }
+}
+
 /// Reads ciphertext from the socket until rustls yields plaintext (appended to
 /// `buf`) or has records to send; returns false at end of stream. The caller must get
 /// any records rustls wants to send (`wants_write`) written.
+///
+/// It waits with a small buffer of its own; when that fills, more is probably there
+/// and is read at once through this core's scratch buffer. Nothing is allocated per
+/// read (beyond `buf` growing to hold the plaintext).
 pub async fn read(stream: &SharedStream, tls: &TlsSession, buf: &mut BytesMut) -> io::Result<bool> {
-    let mut raw = vec![0u8; 16 * 1024];
+    let before = buf.len();
+    let mut small = [0u8; WAIT_READ];
     loop {
-        let n = stream.read(&mut raw).await?;
+        let n = stream.read(&mut small).await?;
         if n == 0 {
             return Ok(false);
         }
-        let mut conn = tls.borrow_mut();
-        let mut input = &raw[..n];
-        let mut peer_closed = false;
-        while !input.is_empty() {
-            conn.read_tls(&mut input)?;
-            let state = conn
-                .process_new_packets()
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            peer_closed |= state.peer_has_closed();
+        let mut closed = absorb(&mut tls.borrow_mut(), &small[..n], buf)?;
+        if n == small.len() {
+            closed |= drain_ready(stream, tls, buf).await?;
         }
-        let before = buf.len();
-        let mut chunk = [0u8; 4096];
-        loop {
-            match conn.reader().read(&mut chunk) {
-                Ok(0) => break,
-                Ok(k) => buf.extend_from_slice(&chunk[..k]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
-            }
-        }
-        if peer_closed && buf.len() == before {
+        if closed && buf.len() == before {
             return Ok(false);
         }
+        let conn = tls.borrow();
         if buf.len() > before || conn.wants_write() || conn.is_handshaking() {
             return Ok(true);
         }
     }
 }
 
-/// Encrypts `plain` and writes it.
-pub async fn write_all(stream: &SharedStream, tls: &TlsSession, plain: &[u8]) -> io::Result<()> {
-    if !plain.is_empty() {
-        tls.borrow_mut().writer().write_all(plain)?;
+/// Reads and absorbs the ciphertext that is already waiting, without waiting for
+/// more; whether the stream ended or the peer closed its side.
+async fn drain_ready(
+    stream: &SharedStream,
+    tls: &TlsSession,
+    buf: &mut BytesMut,
+) -> io::Result<bool> {
+    let mut scratch = Scratch::take();
+    loop {
+        // One poll: a read that would wait is dropped, which leaves glommio polling
+        // for readiness, so the caller's next read waits for it as usual.
+        let Some(result) = futures_lite::future::poll_once(stream.read(&mut scratch.0)).await
+        else {
+            return Ok(false);
+        };
+        let n = result?;
+        if n == 0 {
+            return Ok(true);
+        }
+        let closed = absorb(&mut tls.borrow_mut(), &scratch.0[..n], buf)?;
+        if closed || n < scratch.0.len() {
+            return Ok(closed);
+        }
     }
-    flush(stream, tls).await
+}
+
+/// Hands `input` to rustls and moves each batch of plaintext it yields to the end
+/// of `buf` (rustls holds at most 16 KiB of it); whether the peer closed its side.
+fn absorb(conn: &mut ServerConnection, mut input: &[u8], buf: &mut BytesMut) -> io::Result<bool> {
+    let mut peer_closed = false;
+    while !input.is_empty() {
+        conn.read_tls(&mut input)?;
+        let state = conn
+            .process_new_packets()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        peer_closed |= state.peer_has_closed();
+        let plain = state.plaintext_bytes_to_read();
+        if plain > 0 {
+            let len = buf.len();
+            buf.resize(len + plain, 0);
+            if let Err(e) = conn.reader().read_exact(&mut buf[len..]) {
+                buf.truncate(len);
+                return Err(e);
+            }
+        }
+    }
+    Ok(peer_closed)
+}
+
+/// Encrypts `plain` and writes it, in pieces as large as rustls takes at a time (it
+/// buffers at most 64 KiB of plaintext, so a bigger message goes in several turns).
+pub async fn write_all(
+    stream: &SharedStream,
+    tls: &TlsSession,
+    mut plain: &[u8],
+) -> io::Result<()> {
+    loop {
+        if !plain.is_empty() {
+            let n = tls.borrow_mut().writer().write(plain)?;
+            plain = &plain[n..];
+        }
+        flush(stream, tls).await?;
+        if plain.is_empty() {
+            return Ok(());
+        }
+    }
 }
