@@ -4,7 +4,7 @@
 //! (printing the log tail if the test is failing).
 
 use std::fs::{self, File};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -214,11 +214,9 @@ impl Drop for Broker {
     }
 }
 
-/// A port that was free a moment ago (bind port 0, read it, release it).
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
-}
+#[path = "../support/ports.rs"]
+mod ports;
+pub use ports::free_port;
 
 /// [`BASE_CONFIG`] with `extra_toml` merged over it and the listener on `port`.
 fn config_text(port: u16, extra_toml: &str) -> String {

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,11 +15,9 @@ use serde_json::{json, Value};
 /// How long a broker may take to accept connections after it was started.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// A TCP port on 127.0.0.1 that nobody listened on a moment ago.
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local address").port()
-}
+#[path = "../support/ports.rs"]
+mod ports;
+pub use ports::free_port;
 
 /// One `[[link]]` entry (also the JSON body the admin API takes).
 #[derive(Clone, Debug)]
