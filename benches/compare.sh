@@ -8,7 +8,8 @@
 #                                 target/compare/last.md (append with --out FILE)
 #
 # Options: --quick, --out FILE, --no-install (skip apt/cargo install), --no-rumqttd,
-# --only single|links (one half of the run).
+# --only single|coalesce|links (one part of the run: the single-broker scenarios, the
+# write-coalescing window curve, or links vs bridge).
 # Environment: RUMQTTD_BUILD_TIMEOUT (seconds, default 900), MQTT_VERSION (default
 # 3.1.1: the version every broker here speaks fully), BASE_PORT (default 21880),
 # KEEP_WORK=1 (keep the temporary directory with every config, log and JSON).
@@ -36,7 +37,7 @@ while [[ $# -gt 0 ]]; do
         --no-install) INSTALL=0 ;;
         --no-rumqttd) RUMQTTD=0 ;;
         --only) ONLY="$2"; shift ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
     shift
@@ -349,7 +350,7 @@ label() {
     esac
 }
 
-[[ $ONLY == links ]] && BROKERS=()
+[[ $ONLY == links || $ONLY == coalesce ]] && BROKERS=()
 for kind in "${BROKERS[@]}"; do
     B=""
     if ! start_broker "$kind" B; then
@@ -401,6 +402,25 @@ for kind in "${BROKERS[@]}"; do
     stop "$B"
 done
 
+# ---------------------------------------------------------------- coalescing window
+# The optional write-coalescing window ([tuning] write_coalesce_us, off by default)
+# trades latency for CPU: the low-rate fan-out above, once per window size.
+WINDOWS="0 250 500 1000 2000"
+[[ $ONLY == links || $ONLY == single ]] && WINDOWS=""
+for window in $WINDOWS; do
+    meridian_config "$WORK/mw.toml" "$P_MERIDIAN" 1 bench "
+[tuning]
+write_coalesce_us = $window"
+    B=""
+    if start B pin "$MERIDIAN" --config "$WORK/mw.toml" && wait_port "$P_MERIDIAN"; then
+        log "fan-out 1→50 QoS 0 at 2000 msg/s, write_coalesce_us = $window"
+        run_lg "window-$window" pin "$B" bench --host 127.0.0.1 --port "$P_MERIDIAN" "${V[@]}" \
+            --duration "$DUR" --drain "$DRAIN" --size 64 --scenario fan-out --publishers 1 --subscribers 50 --qos 0 --rate 2000
+        row "fan-out 1→50 QoS 0 (100k deliveries/s), write_coalesce_us = $window" "Meridian (cores=1, pinned)" "window-$window" 2000
+    fi
+    stop "$B"
+done
+
 # ---------------------------------------------------------------- links vs bridge
 P_LA=$((BASE_PORT + 6)); P_LB=$((BASE_PORT + 7))
 P_PAB=$((BASE_PORT + 8)); P_PBA=$((BASE_PORT + 9))
@@ -427,7 +447,7 @@ link_common=(bench --host 127.0.0.1 "${V[@]}" --duration "$DUR" --drain "$DRAIN"
     --scenario p2p --publishers 16 --qos 1 --topic-prefix bench/cmp --conn-rate 200)
 
 VIAS=(direct proxy)
-[[ $ONLY == single ]] && VIAS=()
+[[ $ONLY == single || $ONLY == coalesce ]] && VIAS=()
 for via in "${VIAS[@]}"; do
     # Meridian: A (publishers) and B (subscribers), each with a link to the other.
     to_b="127.0.0.1:$P_LB"; to_a="127.0.0.1:$P_LA"; PROXIES=()
