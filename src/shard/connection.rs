@@ -206,7 +206,7 @@ async fn send_connack(io: &mut Transport, connect: &Connect, connack: protocol::
 async fn run(
     core: Rc<Core>,
     mut io: Transport,
-    connect: Box<Connect>,
+    mut connect: Box<Connect>,
     buf: BytesMut,
     peer: Option<SocketAddr>,
     assigned: bool,
@@ -248,7 +248,7 @@ async fn run(
         session: session.clone(),
         negotiated: negotiated.clone(),
         client_id: connect.client_id.clone(),
-        will: connect.will.clone(),
+        will: connect.will.take().map(Box::new),
         aliases: Vec::new(),
         link_metrics: match &kind {
             ConnKind::Link(name) => core.links.metrics(name),
@@ -383,7 +383,7 @@ fn detach(core: &Rc<Core>, state: &mut ConnState, flow: Flow) {
         .load(std::sync::atomic::Ordering::Relaxed);
     if let Some(w) = state.will.take() {
         if publish_will && !shutting_down {
-            will::settle(core, &state.session, w, state.client_id.clone(), ours);
+            will::settle(core, &state.session, *w, state.client_id.clone(), ours);
         }
     }
     if ours {
@@ -436,11 +436,7 @@ async fn write_loop(
             if let Some(reason) = link.close.get() {
                 if let CloseReason::Disconnect(rc) = reason {
                     if link.version.is_v5() {
-                        let d = Packet::Disconnect(Disconnect {
-                            reason_code: rc,
-                            properties: Properties::default(),
-                        });
-                        let _ = protocol::encode(&d, link.version, &mut out);
+                        encode_disconnect(rc, link.version, &mut out);
                         let _ = io.write_all(&out).await;
                     }
                 }
@@ -474,6 +470,16 @@ async fn write_loop(
     }
     io.stream.shutdown();
     drop(io);
+}
+
+/// Encodes a DISCONNECT with `reason` into `out`. Its own function so the packet (a
+/// few hundred bytes) is not kept in the writer task's state across the write.
+fn encode_disconnect(reason: ReasonCode, version: ProtocolVersion, out: &mut BytesMut) {
+    let d = Packet::Disconnect(Disconnect {
+        reason_code: reason,
+        properties: Properties::default(),
+    });
+    let _ = protocol::encode(&d, version, out);
 }
 
 /// Closes every connection on this core for shutdown: 5.0 clients get DISCONNECT 0x8B.

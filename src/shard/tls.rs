@@ -11,7 +11,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::transport::SharedStream;
+use super::transport::{SharedStream, SCRATCH_LEN};
 use bytes::BytesMut;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
@@ -164,41 +164,54 @@ pub async fn handshake(
 
 /// Reads ciphertext from the socket until rustls yields plaintext (appended to
 /// `buf`) or has records to send; returns false at end of stream. The caller must get
-/// any records rustls wants to send (`wants_write`) written.
+/// any records rustls wants to send (`wants_write`) written. Ciphertext lands in the
+/// core's scratch buffer and is handed to rustls in the same poll, so a connection
+/// waiting for data holds no read buffer.
 pub async fn read(stream: &SharedStream, tls: &TlsSession, buf: &mut BytesMut) -> io::Result<bool> {
-    let mut raw = vec![0u8; 16 * 1024];
     loop {
-        let n = stream.read(&mut raw).await?;
-        if n == 0 {
-            return Ok(false);
-        }
-        let mut conn = tls.borrow_mut();
-        let mut input = &raw[..n];
-        let mut peer_closed = false;
-        while !input.is_empty() {
-            conn.read_tls(&mut input)?;
-            let state = conn
-                .process_new_packets()
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            peer_closed |= state.peer_has_closed();
-        }
-        let before = buf.len();
-        let mut chunk = [0u8; 4096];
-        loop {
-            match conn.reader().read(&mut chunk) {
-                Ok(0) => break,
-                Ok(k) => buf.extend_from_slice(&chunk[..k]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
-            }
-        }
-        if peer_closed && buf.len() == before {
-            return Ok(false);
-        }
-        if buf.len() > before || conn.wants_write() || conn.is_handshaking() {
-            return Ok(true);
+        let step = stream
+            .read_scratch(SCRATCH_LEN, |raw| absorb(tls, raw, buf))
+            .await??;
+        if let Some(open) = step {
+            return Ok(open);
         }
     }
+}
+
+/// Feeds one read of ciphertext (`raw`, empty at end of stream) to rustls and appends
+/// the plaintext to `buf`. Returns whether the stream is still open once there is
+/// something for the caller, or `None` to read more.
+fn absorb(tls: &TlsSession, raw: &[u8], buf: &mut BytesMut) -> io::Result<Option<bool>> {
+    if raw.is_empty() {
+        return Ok(Some(false));
+    }
+    let mut conn = tls.borrow_mut();
+    let mut input = raw;
+    let mut peer_closed = false;
+    while !input.is_empty() {
+        conn.read_tls(&mut input)?;
+        let state = conn
+            .process_new_packets()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        peer_closed |= state.peer_has_closed();
+    }
+    let before = buf.len();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match conn.reader().read(&mut chunk) {
+            Ok(0) => break,
+            Ok(k) => buf.extend_from_slice(&chunk[..k]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    if peer_closed && buf.len() == before {
+        return Ok(Some(false));
+    }
+    if buf.len() > before || conn.wants_write() || conn.is_handshaking() {
+        return Ok(Some(true));
+    }
+    Ok(None)
 }
 
 /// Encrypts `plain` and writes it.

@@ -8,6 +8,7 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -18,10 +19,23 @@ use super::tls::{self, TlsSession};
 
 /// Bytes asked of the kernel per plain read.
 const READ_CHUNK: usize = 16 * 1024;
-/// Bytes asked per read while traffic is light: an idle connection waits with this
-/// much (in its task) instead of a read buffer, which keeps memory per idle
-/// connection small. A read that fills it switches to big reads.
+/// Bytes asked per read while traffic is light: an idle connection waits without a
+/// read buffer of its own (the bytes land in the core's [`SCRATCH`] and are copied
+/// out), which keeps memory per idle connection small. A read that fills it switches
+/// to big reads.
 const LIGHT_READ: usize = 256;
+
+/// Size of the core's [`SCRATCH`] buffer: the largest read made through it (a TLS
+/// read of ciphertext).
+pub const SCRATCH_LEN: usize = 16 * 1024;
+
+thread_local! {
+    /// One core's landing place for reads whose bytes are consumed at once (light
+    /// reads, TLS ciphertext). Borrowed only inside one poll of a read (glommio's
+    /// plain socket read never keeps the buffer across `Pending`), so all connections
+    /// of the core share it and no waiting task keeps a read buffer in its state.
+    static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; SCRATCH_LEN].into_boxed_slice());
+}
 
 /// A socket shared by a connection's reader and writer tasks on one core. Each read
 /// or write borrows it only inside a poll, never across an await; glommio keeps
@@ -37,6 +51,28 @@ impl SharedStream {
 
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         poll_fn(|cx| Pin::new(&mut *self.0.borrow_mut()).poll_read(cx, buf)).await
+    }
+
+    /// Reads at most `max` bytes (up to [`SCRATCH_LEN`]) into the core's scratch
+    /// buffer and hands them to `take` in the same poll (an empty slice at end of
+    /// stream). The waiting future holds no buffer, so an idle connection costs none.
+    pub async fn read_scratch<R>(
+        &self,
+        max: usize,
+        mut take: impl FnMut(&[u8]) -> R,
+    ) -> io::Result<R> {
+        poll_fn(|cx| {
+            SCRATCH.with_borrow_mut(|scratch| {
+                let scratch = &mut scratch[..max.min(SCRATCH_LEN)];
+                let polled = Pin::new(&mut *self.0.borrow_mut()).poll_read(cx, scratch);
+                match polled {
+                    Poll::Ready(Ok(n)) => Poll::Ready(Ok(take(&scratch[..n]))),
+                    Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                    Poll::Pending => Poll::Pending,
+                }
+            })
+        })
+        .await
     }
 
     pub async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
@@ -94,11 +130,16 @@ impl Transport {
                 if buf.capacity() > LIGHT_READ {
                     *buf = BytesMut::new();
                 }
-                let mut small = [0u8; LIGHT_READ];
-                let n = self.stream.read(&mut small).await?;
+                let n = self
+                    .stream
+                    .read_scratch(LIGHT_READ, |bytes| {
+                        let n = bytes.len();
+                        buf.reserve(if n < LIGHT_READ { n } else { READ_CHUNK });
+                        buf.extend_from_slice(bytes);
+                        n
+                    })
+                    .await?;
                 self.light = n < LIGHT_READ;
-                buf.reserve(if self.light { n } else { READ_CHUNK });
-                buf.extend_from_slice(&small[..n]);
                 Ok(n)
             }
             None => {
