@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::fs::File;
+use std::future::Future;
 use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -128,18 +129,23 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsSetupError> {
 pub type TlsSession = RefCell<ServerConnection>;
 
 /// Sends whatever TLS records rustls has ready (handshake, alerts, tickets).
-pub async fn flush(stream: &SharedStream, tls: &TlsSession) -> io::Result<()> {
-    let mut raw = Vec::new();
-    {
-        let mut conn = tls.borrow_mut();
-        while conn.wants_write() {
-            conn.write_tls(&mut raw)?;
+pub fn flush<'a>(
+    stream: &'a SharedStream,
+    tls: &'a TlsSession,
+) -> impl Future<Output = io::Result<()>> + 'a {
+    async move {
+        let mut raw = Vec::new();
+        {
+            let mut conn = tls.borrow_mut();
+            while conn.wants_write() {
+                conn.write_tls(&mut raw)?;
+            }
         }
+        if !raw.is_empty() {
+            stream.write_all(&raw).await?;
+        }
+        Ok(())
     }
-    if !raw.is_empty() {
-        stream.write_all(&raw).await?;
-    }
-    Ok(())
 }
 
 /// Completes the TLS handshake on a fresh connection (before the writer task exists).
@@ -215,9 +221,16 @@ fn absorb(tls: &TlsSession, raw: &[u8], buf: &mut BytesMut) -> io::Result<Option
 }
 
 /// Encrypts `plain` and writes it.
-pub async fn write_all(stream: &SharedStream, tls: &TlsSession, plain: &[u8]) -> io::Result<()> {
-    if !plain.is_empty() {
-        tls.borrow_mut().writer().write_all(plain)?;
+/// (A function returning an `async move` block, which keeps its arguments once.)
+pub fn write_all<'a>(
+    stream: &'a SharedStream,
+    tls: &'a TlsSession,
+    plain: &'a [u8],
+) -> impl Future<Output = io::Result<()>> + 'a {
+    async move {
+        if !plain.is_empty() {
+            tls.borrow_mut().writer().write_all(plain)?;
+        }
+        flush(stream, tls).await
     }
-    flush(stream, tls).await
 }

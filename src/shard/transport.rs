@@ -3,7 +3,7 @@
 //! shared), sharing the TLS state if there is one.
 
 use std::cell::RefCell;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
@@ -56,12 +56,12 @@ impl SharedStream {
     /// Reads at most `max` bytes (up to [`SCRATCH_LEN`]) into the core's scratch
     /// buffer and hands them to `take` in the same poll (an empty slice at end of
     /// stream). The waiting future holds no buffer, so an idle connection costs none.
-    pub async fn read_scratch<R>(
-        &self,
+    pub fn read_scratch<'a, R>(
+        &'a self,
         max: usize,
-        mut take: impl FnMut(&[u8]) -> R,
-    ) -> io::Result<R> {
-        poll_fn(|cx| {
+        mut take: impl FnMut(&[u8]) -> R + 'a,
+    ) -> impl Future<Output = io::Result<R>> + 'a {
+        poll_fn(move |cx| {
             SCRATCH.with_borrow_mut(|scratch| {
                 let scratch = &mut scratch[..max.min(SCRATCH_LEN)];
                 let polled = Pin::new(&mut *self.0.borrow_mut()).poll_read(cx, scratch);
@@ -72,18 +72,26 @@ impl SharedStream {
                 }
             })
         })
-        .await
     }
 
-    pub async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
-        while !data.is_empty() {
-            let n = poll_fn(|cx| Pin::new(&mut *self.0.borrow_mut()).poll_write(cx, data)).await?;
-            if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
+    /// Writes all of `data`. (A plain future rather than an `async fn`: the
+    /// writer task keeps it while a slow client's socket is full.)
+    pub fn write_all<'a>(
+        &'a self,
+        mut data: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + 'a {
+        poll_fn(move |cx| {
+            while !data.is_empty() {
+                let polled = Pin::new(&mut *self.0.borrow_mut()).poll_write(cx, data);
+                match polled {
+                    Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                    Poll::Ready(Ok(n)) => data = &data[n..],
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => return Poll::Pending,
+                }
             }
-            data = &data[n..];
-        }
-        Ok(())
+            Poll::Ready(Ok(()))
+        })
     }
 
     pub fn raw_fd(&self) -> RawFd {
@@ -155,10 +163,15 @@ impl Transport {
     }
 
     /// Writes all of `bytes` (encrypting them under TLS).
-    pub async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        match &self.tls {
-            Some(session) => tls::write_all(&self.stream, session, bytes).await,
-            None => self.stream.write_all(bytes).await,
+    pub fn write_all<'a>(
+        &'a mut self,
+        bytes: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + 'a {
+        async move {
+            match &self.tls {
+                Some(session) => tls::write_all(&self.stream, session, bytes).await,
+                None => self.stream.write_all(bytes).await,
+            }
         }
     }
 
