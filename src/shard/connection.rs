@@ -24,8 +24,8 @@ use rustls::{ServerConfig, ServerConnection};
 
 use crate::metrics::CoreMetrics;
 use crate::protocol::{
-    self, Connect, DecodeLimits, Disconnect, Packet, Properties, ProtocolError, ProtocolVersion,
-    ReasonCode,
+    self, Connect, DecodeLimits, Disconnect, MqttStr, Packet, Properties, ProtocolError,
+    ProtocolVersion, ReasonCode,
 };
 use crate::session::{CloseReason, ConnLink, SessionRef};
 
@@ -216,6 +216,8 @@ async fn run(
     // Setting up is synchronous; the connection then lives in a task of its own.
     match open(&core, &io, connect, peer, assigned) {
         Ok(state) => {
+            // Nothing left over from the CONNECT's read: let its buffer go now.
+            let buf = if buf.is_empty() { BytesMut::new() } else { buf };
             glommio::spawn_local(live(core, io, buf, state)).detach();
         }
         Err(Some(refusal)) => {
@@ -252,6 +254,9 @@ fn open(
     peer: Option<SocketAddr>,
     assigned: bool,
 ) -> Result<ConnState, Option<BytesMut>> {
+    // The id lives as long as the session: give it its own few bytes rather than
+    // keep the whole buffer the CONNECT was read into.
+    connect.client_id = MqttStr::from(connect.client_id.as_str());
     let kind = match connect::admit(core, &connect) {
         Ok(kind) => kind,
         Err(refusal) => {
@@ -314,79 +319,81 @@ fn open(
     Ok(state)
 }
 
-async fn read_loop(
-    core: &Core,
-    io: &mut Transport,
-    buf: &mut BytesMut,
-    state: &mut ConnState,
-) -> Flow {
-    let keep_alive = state.negotiated.keep_alive;
-    let timeout = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
-    io.stream.set_read_timeout(timeout);
-    let limits = DecodeLimits {
-        version: Some(state.link.version),
-        max_packet_size: core.config.limits.max_packet_size,
-    };
-    loop {
+fn read_loop<'a>(
+    core: &'a Core,
+    io: &'a mut Transport,
+    buf: &'a mut BytesMut,
+    state: &'a mut ConnState,
+) -> impl Future<Output = Flow> + 'a {
+    async move {
+        let keep_alive = state.negotiated.keep_alive;
+        let timeout = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
+        io.stream.set_read_timeout(timeout);
+        let limits = DecodeLimits {
+            version: Some(state.link.version),
+            max_packet_size: core.config.limits.max_packet_size,
+        };
         loop {
-            // The decoded packet is bound (and moved on) before any await, so the
-            // task does not keep room for a `Packet` in its state.
-            let packet = match protocol::decode(buf, &limits) {
-                Ok(Some(packet)) => packet,
-                Ok(None) => break,
-                Err(e) => {
-                    CoreMetrics::add(&core.metrics.protocol_errors, 1);
-                    if e.reason_code() == ReasonCode::PacketTooLarge {
-                        CoreMetrics::add(&core.metrics.packets_too_large, 1);
+            loop {
+                // The decoded packet is bound (and moved on) before any await, so the
+                // task does not keep room for a `Packet` in its state.
+                let packet = match protocol::decode(buf, &limits) {
+                    Ok(Some(packet)) => packet,
+                    Ok(None) => break,
+                    Err(e) => {
+                        CoreMetrics::add(&core.metrics.protocol_errors, 1);
+                        if e.reason_code() == ReasonCode::PacketTooLarge {
+                            CoreMetrics::add(&core.metrics.packets_too_large, 1);
+                        }
+                        tracing::debug!(client = %state.client_id, error = %e, "protocol error");
+                        return state.violation(e.reason_code());
                     }
-                    tracing::debug!(client = %state.client_id, error = %e, "protocol error");
-                    return state.violation(e.reason_code());
-                }
-            };
-            match handler::on_packet(core, state, packet) {
-                Step::Done(Flow::Continue) => {}
-                Step::Done(flow) => return flow,
-                Step::AfterBarrier(deferred) => {
-                    core.barrier().await;
-                    handler::finish(core, state, *deferred);
+                };
+                match handler::on_packet(core, state, packet) {
+                    Step::Done(Flow::Continue) => {}
+                    Step::Done(flow) => return flow,
+                    Step::AfterBarrier(deferred) => {
+                        core.barrier().await;
+                        handler::finish(core, state, *deferred);
+                    }
                 }
             }
-        }
-        if state.link.close.get().is_some() {
-            // Taken over or shutting down: the writer is closing the socket.
-            return Flow::Close {
-                reason: CloseReason::Quiet,
-                will: true,
-            };
-        }
-        while core.mesh.congested() {
-            glommio::timer::sleep(Duration::from_millis(1)).await;
-        }
-        match io.read_more(buf).await {
-            Ok(0) => {
+            if state.link.close.get().is_some() {
+                // Taken over or shutting down: the writer is closing the socket.
                 return Flow::Close {
                     reason: CloseReason::Quiet,
                     will: true,
+                };
+            }
+            while core.mesh.congested() {
+                glommio::timer::sleep(Duration::from_millis(1)).await;
+            }
+            match io.read_more(buf).await {
+                Ok(0) => {
+                    return Flow::Close {
+                        reason: CloseReason::Quiet,
+                        will: true,
+                    }
+                }
+                Ok(_) => {
+                    if io.tls_wants_write() {
+                        state.link.wake.notify();
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                    // No packet within 1.5 × keep-alive [MQTT-3.1.2-24].
+                    CoreMetrics::add(&core.metrics.keepalive_timeouts, 1);
+                    return state.violation(ReasonCode::KeepAliveTimeout);
+                }
+                Err(_) => {
+                    return Flow::Close {
+                        reason: CloseReason::Quiet,
+                        will: true,
+                    }
                 }
             }
-            Ok(_) => {
-                if io.tls_wants_write() {
-                    state.link.wake.notify();
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                // No packet within 1.5 × keep-alive [MQTT-3.1.2-24].
-                CoreMetrics::add(&core.metrics.keepalive_timeouts, 1);
-                return state.violation(ReasonCode::KeepAliveTimeout);
-            }
-            Err(_) => {
-                return Flow::Close {
-                    reason: CloseReason::Quiet,
-                    will: true,
-                }
-            }
+            glommio::yield_if_needed().await;
         }
-        glommio::yield_if_needed().await;
     }
 }
 

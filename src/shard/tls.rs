@@ -173,13 +173,19 @@ pub async fn handshake(
 /// any records rustls wants to send (`wants_write`) written. Ciphertext lands in the
 /// core's scratch buffer and is handed to rustls in the same poll, so a connection
 /// waiting for data holds no read buffer.
-pub async fn read(stream: &SharedStream, tls: &TlsSession, buf: &mut BytesMut) -> io::Result<bool> {
-    loop {
-        let step = stream
-            .read_scratch(SCRATCH_LEN, |raw| absorb(tls, raw, buf))
-            .await??;
-        if let Some(open) = step {
-            return Ok(open);
+pub fn read<'a>(
+    stream: &'a SharedStream,
+    tls: &'a TlsSession,
+    buf: &'a mut BytesMut,
+) -> impl Future<Output = io::Result<bool>> + 'a {
+    async move {
+        loop {
+            let step = stream
+                .read_scratch(SCRATCH_LEN, |raw| absorb(tls, raw, buf))
+                .await??;
+            if let Some(open) = step {
+                return Ok(open);
+            }
         }
     }
 }

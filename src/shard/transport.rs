@@ -127,37 +127,42 @@ impl Transport {
 
     /// Appends what arrives to `buf`; returns 0 at end of stream, else a positive
     /// number (the plaintext byte count, or 1 when TLS had only records of its own).
-    pub async fn read_more(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
-        match &self.tls {
-            Some(session) => {
-                let before = buf.len();
-                let open = tls::read(&self.stream, session, buf).await?;
-                Ok(if open { (buf.len() - before).max(1) } else { 0 })
-            }
-            None if self.light && buf.is_empty() => {
-                if buf.capacity() > LIGHT_READ {
-                    *buf = BytesMut::new();
+    pub fn read_more<'a>(
+        &'a mut self,
+        buf: &'a mut BytesMut,
+    ) -> impl Future<Output = io::Result<usize>> + 'a {
+        async move {
+            match &self.tls {
+                Some(session) => {
+                    let before = buf.len();
+                    let open = tls::read(&self.stream, session, buf).await?;
+                    Ok(if open { (buf.len() - before).max(1) } else { 0 })
                 }
-                let n = self
-                    .stream
-                    .read_scratch(LIGHT_READ, |bytes| {
-                        let n = bytes.len();
-                        buf.reserve(if n < LIGHT_READ { n } else { READ_CHUNK });
-                        buf.extend_from_slice(bytes);
-                        n
-                    })
-                    .await?;
-                self.light = n < LIGHT_READ;
-                Ok(n)
-            }
-            None => {
-                let len = buf.len();
-                buf.resize(len + READ_CHUNK, 0);
-                let result = self.stream.read(&mut buf[len..]).await;
-                let n = *result.as_ref().unwrap_or(&0);
-                buf.truncate(len + n);
-                self.light = n < LIGHT_READ;
-                result
+                None if self.light && buf.is_empty() => {
+                    if buf.capacity() > LIGHT_READ {
+                        *buf = BytesMut::new();
+                    }
+                    let n = self
+                        .stream
+                        .read_scratch(LIGHT_READ, |bytes| {
+                            let n = bytes.len();
+                            buf.reserve(if n < LIGHT_READ { n } else { READ_CHUNK });
+                            buf.extend_from_slice(bytes);
+                            n
+                        })
+                        .await?;
+                    self.light = n < LIGHT_READ;
+                    Ok(n)
+                }
+                None => {
+                    let len = buf.len();
+                    buf.resize(len + READ_CHUNK, 0);
+                    let result = self.stream.read(&mut buf[len..]).await;
+                    let n = *result.as_ref().unwrap_or(&0);
+                    buf.truncate(len + n);
+                    self.light = n < LIGHT_READ;
+                    result
+                }
             }
         }
     }
