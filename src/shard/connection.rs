@@ -232,6 +232,10 @@ async fn run(
 /// and the future it keeps while the client is idle is only the connection state and
 /// a read waiting for bytes. (Written as a function returning an `async move` block:
 /// an `async fn` keeps its arguments twice.)
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice in its state"
+)]
 fn live(
     core: Rc<Core>,
     mut io: Transport,
@@ -319,6 +323,10 @@ fn open(
     Ok(state)
 }
 
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice in its state"
+)]
 fn read_loop<'a>(
     core: &'a Core,
     io: &'a mut Transport,
@@ -449,6 +457,10 @@ fn force_close_later(link: Rc<ConnLink>) {
 /// The writer of a connection: waits for control packets or deliveries, then writes
 /// everything pending in one go. (A function returning an `async move` block, so the
 /// idle task does not keep its arguments twice.)
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice in its state"
+)]
 fn write_loop(
     core: Rc<Core>,
     link: Rc<ConnLink>,
