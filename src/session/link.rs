@@ -28,6 +28,8 @@ pub struct ConnLink {
     /// Largest packet the client accepts (5.0 Maximum Packet Size) [MQTT-3.1.2-24].
     pub max_packet_out: u32,
     /// Encoded control packets (CONNACK, acks, SUBACK, PINGRESP, …) for the writer.
+    /// Starts without capacity (most connections only ever queue a CONNACK here) and
+    /// keeps what it grows to.
     pub ctrl: RefCell<BytesMut>,
     /// Wakes the writer: control packets or deliveries are pending.
     pub wake: Notify,
@@ -48,7 +50,7 @@ impl ConnLink {
         ConnLink {
             version,
             max_packet_out,
-            ctrl: RefCell::new(BytesMut::with_capacity(64)),
+            ctrl: RefCell::new(BytesMut::new()),
             wake: Notify::default(),
             close: Cell::new(None),
             closed: Cell::new(false),

@@ -3,9 +3,13 @@
 //! packet in the buffer, handle it) and the writer (one coalesced write of everything
 //! pending) until the connection ends, and clean up (will, session expiry).
 //!
-//! Reader and writer are two tasks on the owner core with their own file descriptor
-//! (a `dup` of the socket), so neither waits for the other.
+//! Reader and writer are two tasks on the owner core sharing one descriptor (a
+//! [`SharedStream`], borrowed only inside a poll), so neither waits for the other.
+//! An idle connection costs what these tasks keep while waiting: keep their state
+//! small (set-up is synchronous, rare packets are boxed, reads borrow a per-core
+//! scratch buffer).
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
@@ -20,8 +24,8 @@ use rustls::{ServerConfig, ServerConnection};
 
 use crate::metrics::CoreMetrics;
 use crate::protocol::{
-    self, Connect, DecodeLimits, Disconnect, Packet, Properties, ProtocolError, ProtocolVersion,
-    ReasonCode,
+    self, Connect, DecodeLimits, Disconnect, MqttStr, Packet, Properties, ProtocolError,
+    ProtocolVersion, ReasonCode,
 };
 use crate::session::{CloseReason, ConnLink, SessionRef};
 
@@ -93,12 +97,10 @@ pub async fn serve(
     if connect.client_id.is_empty() {
         if !connect.protocol.is_v5() && !connect.clean_start {
             // 3.1.1: an empty id needs clean session 1 [MQTT-3.1.3-8].
-            send_connack(
-                &mut io,
-                &connect,
-                connect::refusal_connack(ReasonCode::ClientIdentifierNotValid),
-            )
-            .await;
+            let refusal = connect::refusal_connack(ReasonCode::ClientIdentifierNotValid);
+            if let Some(out) = encode_connack(&connect, refusal) {
+                let _ = io.write_all(&out).await;
+            }
             return;
         }
         connect.client_id = core.assign_client_id();
@@ -195,11 +197,11 @@ async fn refuse_bad_connect(
     }
 }
 
-async fn send_connack(io: &mut Transport, connect: &Connect, connack: protocol::ConnAck) {
+/// The CONNACK encoded in the client's version, if it can be.
+fn encode_connack(connect: &Connect, connack: protocol::ConnAck) -> Option<BytesMut> {
     let mut out = BytesMut::new();
-    if protocol::encode(&Packet::ConnAck(connack), connect.protocol, &mut out).is_ok() {
-        let _ = io.write_all(&out).await;
-    }
+    protocol::encode(&Packet::ConnAck(connack), connect.protocol, &mut out).ok()?;
+    Some(out)
 }
 
 /// Runs an accepted connection on the session's owner core until it ends.
@@ -211,23 +213,72 @@ async fn run(
     peer: Option<SocketAddr>,
     assigned: bool,
 ) {
-    let kind = match connect::admit(&core, &connect) {
+    // Setting up is synchronous; the connection then lives in a task of its own.
+    match open(&core, &io, connect, peer, assigned) {
+        Ok(state) => {
+            // Nothing left over from the CONNECT's read: let its buffer go now.
+            let buf = if buf.is_empty() { BytesMut::new() } else { buf };
+            glommio::spawn_local(live(core, io, buf, state)).detach();
+        }
+        Err(Some(refusal)) => {
+            let _ = io.write_all(&refusal).await;
+        }
+        Err(None) => {}
+    }
+}
+
+/// The reader of a connection, for the connection's whole life: its own task, so
+/// what setting up needed (the TLS handshake, the CONNECT, the hand-off) is freed,
+/// and the future it keeps while the client is idle is only the connection state and
+/// a read waiting for bytes. (Written as a function returning an `async move` block:
+/// an `async fn` keeps its arguments twice.)
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice in its state"
+)]
+fn live(
+    core: Rc<Core>,
+    mut io: Transport,
+    mut buf: BytesMut,
+    mut state: ConnState,
+) -> impl Future<Output = ()> {
+    async move {
+        let flow = read_loop(&core, &mut io, &mut buf, &mut state).await;
+        detach(&core, &mut state, flow);
+    }
+}
+
+/// Admits the client, attaches its session, queues the CONNACK (and any inflight
+/// messages to resend) and starts the writer. A refused CONNECT gives back the
+/// encoded refusal CONNACK to send (if it could be encoded).
+fn open(
+    core: &Rc<Core>,
+    io: &Transport,
+    mut connect: Box<Connect>,
+    peer: Option<SocketAddr>,
+    assigned: bool,
+) -> Result<ConnState, Option<BytesMut>> {
+    // The id lives as long as the session: give it its own few bytes rather than
+    // keep the whole buffer the CONNECT was read into.
+    connect.client_id = MqttStr::from(connect.client_id.as_str());
+    let kind = match connect::admit(core, &connect) {
         Ok(kind) => kind,
         Err(refusal) => {
             tracing::debug!(?peer, client = %connect.client_id, reason = ?refusal.reason, "CONNECT refused");
-            send_connack(&mut io, &connect, connect::refusal_connack(refusal.reason)).await;
-            return;
+            return Err(encode_connack(
+                &connect,
+                connect::refusal_connack(refusal.reason),
+            ));
         }
     };
-    if let Some(cluster) = connect::held_by_link(&core, &connect.client_id, &kind) {
+    if let Some(cluster) = connect::held_by_link(core, &connect.client_id, &kind) {
         // An ordinary client may not take over a live link connection's session.
         tracing::warn!(?peer, client = %connect.client_id, %cluster, "refused a client using a link connection's client id");
-        connect::release(&core);
+        connect::release(core);
         let refusal = connect::refusal_connack(ReasonCode::NotAuthorized);
-        send_connack(&mut io, &connect, refusal).await;
-        return;
+        return Err(encode_connack(&connect, refusal));
     }
-    let negotiated = connect::negotiate(&core, &connect);
+    let negotiated = connect::negotiate(core, &connect);
     let max_packet_out = connect.properties.maximum_packet_size.unwrap_or(u32::MAX);
     let link = Rc::new(ConnLink::new(connect.protocol, max_packet_out));
     if let ConnKind::Link(cluster) = &kind {
@@ -235,20 +286,20 @@ async fn run(
     }
     let receive_maximum = connect.properties.receive_maximum.unwrap_or(u16::MAX);
     let (session, present) = connect::attach_session(
-        &core,
+        core,
         &connect.client_id,
         connect.clean_start,
         &negotiated,
         receive_maximum,
         &link,
     );
-    let connack = connect::accept_connack(&core, &connect, &negotiated, present, assigned);
-    let mut state = ConnState {
+    let connack = connect::accept_connack(core, &connect, &negotiated, present, assigned);
+    let state = ConnState {
         link: link.clone(),
         session: session.clone(),
-        negotiated: negotiated.clone(),
+        negotiated,
         client_id: connect.client_id.clone(),
-        will: connect.will.clone(),
+        will: connect.will.take().map(Box::new),
         aliases: Vec::new(),
         link_metrics: match &kind {
             ConnKind::Link(name) => core.links.metrics(name),
@@ -268,92 +319,89 @@ async fn run(
     // The writer shares the socket (and TLS state) with the reader.
     let writer = Transport::new(io.stream.clone(), io.tls.clone());
     let fd = io.stream.raw_fd();
-    glommio::spawn_local(write_loop(
-        core.clone(),
-        link.clone(),
-        session.clone(),
-        writer,
-        fd,
-    ))
-    .detach();
-
-    // Everything needed from the CONNECT has been taken: don't hold it (and its
-    // ~500 bytes) for the connection's whole life.
-    drop(connect);
-    let flow = read_loop(&core, &mut io, buf, &mut state).await;
-    detach(&core, &mut state, flow);
+    glommio::spawn_local(write_loop(core.clone(), link, session, writer, fd)).detach();
+    Ok(state)
 }
 
-async fn read_loop(
-    core: &Core,
-    io: &mut Transport,
-    mut buf: BytesMut,
-    state: &mut ConnState,
-) -> Flow {
-    let keep_alive = state.negotiated.keep_alive;
-    let timeout = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
-    io.stream.set_read_timeout(timeout);
-    let limits = DecodeLimits {
-        version: Some(state.link.version),
-        max_packet_size: core.config.limits.max_packet_size,
-    };
-    loop {
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice in its state"
+)]
+fn read_loop<'a>(
+    core: &'a Core,
+    io: &'a mut Transport,
+    buf: &'a mut BytesMut,
+    state: &'a mut ConnState,
+) -> impl Future<Output = Flow> + 'a {
+    async move {
+        let keep_alive = state.negotiated.keep_alive;
+        let timeout = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
+        io.stream.set_read_timeout(timeout);
+        let limits = DecodeLimits {
+            version: Some(state.link.version),
+            max_packet_size: core.config.limits.max_packet_size,
+        };
         loop {
-            match protocol::decode(&mut buf, &limits) {
-                Ok(Some(packet)) => match handler::on_packet(core, state, packet) {
+            loop {
+                // The decoded packet is bound (and moved on) before any await, so the
+                // task does not keep room for a `Packet` in its state.
+                let packet = match protocol::decode(buf, &limits) {
+                    Ok(Some(packet)) => packet,
+                    Ok(None) => break,
+                    Err(e) => {
+                        CoreMetrics::add(&core.metrics.protocol_errors, 1);
+                        if e.reason_code() == ReasonCode::PacketTooLarge {
+                            CoreMetrics::add(&core.metrics.packets_too_large, 1);
+                        }
+                        tracing::debug!(client = %state.client_id, error = %e, "protocol error");
+                        return state.violation(e.reason_code());
+                    }
+                };
+                match handler::on_packet(core, state, packet) {
                     Step::Done(Flow::Continue) => {}
                     Step::Done(flow) => return flow,
                     Step::AfterBarrier(deferred) => {
                         core.barrier().await;
                         handler::finish(core, state, *deferred);
                     }
-                },
-                Ok(None) => break,
-                Err(e) => {
-                    CoreMetrics::add(&core.metrics.protocol_errors, 1);
-                    if e.reason_code() == ReasonCode::PacketTooLarge {
-                        CoreMetrics::add(&core.metrics.packets_too_large, 1);
+                }
+            }
+            if state.link.close.get().is_some() {
+                // Taken over or shutting down: the writer is closing the socket.
+                return Flow::Close {
+                    reason: CloseReason::Quiet,
+                    will: true,
+                };
+            }
+            while core.mesh.congested() {
+                glommio::timer::sleep(Duration::from_millis(1)).await;
+            }
+            match io.read_more(buf).await {
+                Ok(0) => {
+                    return Flow::Close {
+                        reason: CloseReason::Quiet,
+                        will: true,
                     }
-                    tracing::debug!(client = %state.client_id, error = %e, "protocol error");
-                    return state.violation(e.reason_code());
+                }
+                Ok(_) => {
+                    if io.tls_wants_write() {
+                        state.link.wake.notify();
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                    // No packet within 1.5 × keep-alive [MQTT-3.1.2-24].
+                    CoreMetrics::add(&core.metrics.keepalive_timeouts, 1);
+                    return state.violation(ReasonCode::KeepAliveTimeout);
+                }
+                Err(_) => {
+                    return Flow::Close {
+                        reason: CloseReason::Quiet,
+                        will: true,
+                    }
                 }
             }
+            glommio::yield_if_needed().await;
         }
-        if state.link.close.get().is_some() {
-            // Taken over or shutting down: the writer is closing the socket.
-            return Flow::Close {
-                reason: CloseReason::Quiet,
-                will: true,
-            };
-        }
-        while core.mesh.congested() {
-            glommio::timer::sleep(Duration::from_millis(1)).await;
-        }
-        match io.read_more(&mut buf).await {
-            Ok(0) => {
-                return Flow::Close {
-                    reason: CloseReason::Quiet,
-                    will: true,
-                }
-            }
-            Ok(_) => {
-                if io.tls_wants_write() {
-                    state.link.wake.notify();
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                // No packet within 1.5 × keep-alive [MQTT-3.1.2-24].
-                CoreMetrics::add(&core.metrics.keepalive_timeouts, 1);
-                return state.violation(ReasonCode::KeepAliveTimeout);
-            }
-            Err(_) => {
-                return Flow::Close {
-                    reason: CloseReason::Quiet,
-                    will: true,
-                }
-            }
-        }
-        glommio::yield_if_needed().await;
     }
 }
 
@@ -383,7 +431,7 @@ fn detach(core: &Rc<Core>, state: &mut ConnState, flow: Flow) {
         .load(std::sync::atomic::Ordering::Relaxed);
     if let Some(w) = state.will.take() {
         if publish_will && !shutting_down {
-            will::settle(core, &state.session, w, state.client_id.clone(), ours);
+            will::settle(core, &state.session, *w, state.client_id.clone(), ours);
         }
     }
     if ours {
@@ -406,74 +454,89 @@ fn force_close_later(link: Rc<ConnLink>) {
     .detach();
 }
 
-async fn write_loop(
+/// The writer of a connection: waits for control packets or deliveries, then writes
+/// everything pending in one go. (A function returning an `async move` block, so the
+/// idle task does not keep its arguments twice.)
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice in its state"
+)]
+fn write_loop(
     core: Rc<Core>,
     link: Rc<ConnLink>,
     session: SessionRef,
     mut io: Transport,
     fd: RawFd,
-) {
-    link.fd.set(Some(fd));
-    let coalesce = Duration::from_micros(core.config.tuning.write_coalesce_us);
-    let mut out = BytesMut::new();
-    loop {
-        {
-            let mut ctrl = link.ctrl.borrow_mut();
-            out.extend_from_slice(&ctrl);
-            ctrl.clear();
-        }
-        let stats = {
-            let mut s = session.borrow_mut();
-            let ours = s.conn.as_ref().is_some_and(|c| Rc::ptr_eq(c, &link));
-            ours.then(|| s.fill(&mut out, &link, Instant::now()))
-        };
-        if let Some(stats) = stats {
-            CoreMetrics::add(&core.metrics.messages_delivered, stats.delivered);
-            CoreMetrics::add(&core.metrics.dropped_expired, stats.expired);
-            CoreMetrics::add(&core.metrics.dropped_too_large_for_client, stats.too_large);
-        }
-        if out.is_empty() && !io.tls_wants_write() {
-            if let Some(reason) = link.close.get() {
-                if let CloseReason::Disconnect(rc) = reason {
-                    if link.version.is_v5() {
-                        let d = Packet::Disconnect(Disconnect {
-                            reason_code: rc,
-                            properties: Properties::default(),
-                        });
-                        let _ = protocol::encode(&d, link.version, &mut out);
-                        let _ = io.write_all(&out).await;
+) -> impl Future<Output = ()> {
+    async move {
+        link.fd.set(Some(fd));
+        let coalesce = Duration::from_micros(core.config.tuning.write_coalesce_us);
+        let mut out = BytesMut::new();
+        loop {
+            {
+                let mut ctrl = link.ctrl.borrow_mut();
+                out.extend_from_slice(&ctrl);
+                ctrl.clear();
+            }
+            let stats = {
+                let mut s = session.borrow_mut();
+                let ours = s.conn.as_ref().is_some_and(|c| Rc::ptr_eq(c, &link));
+                ours.then(|| s.fill(&mut out, &link, Instant::now()))
+            };
+            if let Some(stats) = stats {
+                CoreMetrics::add(&core.metrics.messages_delivered, stats.delivered);
+                CoreMetrics::add(&core.metrics.dropped_expired, stats.expired);
+                CoreMetrics::add(&core.metrics.dropped_too_large_for_client, stats.too_large);
+            }
+            if out.is_empty() && !io.tls_wants_write() {
+                if let Some(reason) = link.close.get() {
+                    if let CloseReason::Disconnect(rc) = reason {
+                        if link.version.is_v5() {
+                            encode_disconnect(rc, link.version, &mut out);
+                            let _ = io.write_all(&out).await;
+                        }
                     }
+                    break;
                 }
+                if out.capacity() > 4096 {
+                    // Idle: give the write buffer back (memory per idle connection).
+                    out = BytesMut::new();
+                }
+                link.wake.notified().await;
+                if coalesce > Duration::ZERO {
+                    // Optional coalescing window ([tuning] write_coalesce_us): let more
+                    // messages gather before the next write.
+                    glommio::timer::sleep(coalesce).await;
+                }
+                continue;
+            }
+            if io.write_all(&out).await.is_err() {
                 break;
             }
-            if out.capacity() > 4096 {
-                // Idle: give the write buffer back (memory per idle connection).
+            out.clear();
+            if out.capacity() > 1 << 20 {
                 out = BytesMut::new();
             }
-            link.wake.notified().await;
-            if coalesce > Duration::ZERO {
-                // Optional coalescing window ([tuning] write_coalesce_us): let more
-                // messages gather before the next write.
-                glommio::timer::sleep(coalesce).await;
-            }
-            continue;
         }
-        if io.write_all(&out).await.is_err() {
-            break;
+        link.closed.set(true);
+        link.fd.set(None);
+        if let Some(tls) = &io.tls {
+            tls.borrow_mut().send_close_notify();
+            let _ = io.write_all(&[]).await;
         }
-        out.clear();
-        if out.capacity() > 1 << 20 {
-            out = BytesMut::new();
-        }
+        io.stream.shutdown();
+        drop(io);
     }
-    link.closed.set(true);
-    link.fd.set(None);
-    if let Some(tls) = &io.tls {
-        tls.borrow_mut().send_close_notify();
-        let _ = io.write_all(&[]).await;
-    }
-    io.stream.shutdown();
-    drop(io);
+}
+
+/// Encodes a DISCONNECT with `reason` into `out`. Its own function so the packet (a
+/// few hundred bytes) is not kept in the writer task's state across the write.
+fn encode_disconnect(reason: ReasonCode, version: ProtocolVersion, out: &mut BytesMut) {
+    let d = Packet::Disconnect(Disconnect {
+        reason_code: reason,
+        properties: Properties::default(),
+    });
+    let _ = protocol::encode(&d, version, out);
 }
 
 /// Closes every connection on this core for shutdown: 5.0 clients get DISCONNECT 0x8B.

@@ -63,7 +63,9 @@ pub struct ConnState {
     pub session: SessionRef,
     pub negotiated: Negotiated,
     pub client_id: MqttStr,
-    pub will: Option<Will>,
+    /// Boxed: most clients have none, and the reader task keeps this for the
+    /// connection's whole life.
+    pub will: Option<Box<Will>>,
     /// Topic aliases the client set (5.0), index = alias - 1.
     pub aliases: Vec<Option<MqttStr>>,
     /// An ordinary client, or a remote cluster's link.

@@ -5,13 +5,14 @@
 //! produces. Both tasks run on the same core and share the `ServerConnection` through
 //! a `RefCell`; neither holds the borrow across an await.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::fs::File;
+use std::future::Future;
 use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::transport::SharedStream;
+use super::transport::{SharedStream, SCRATCH_LEN};
 use bytes::BytesMut;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
@@ -128,18 +129,27 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsSetupError> {
 pub type TlsSession = RefCell<ServerConnection>;
 
 /// Sends whatever TLS records rustls has ready (handshake, alerts, tickets).
-pub async fn flush(stream: &SharedStream, tls: &TlsSession) -> io::Result<()> {
-    let mut raw = Vec::new();
-    {
-        let mut conn = tls.borrow_mut();
-        while conn.wants_write() {
-            conn.write_tls(&mut raw)?;
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice in its state"
+)]
+pub fn flush<'a>(
+    stream: &'a SharedStream,
+    tls: &'a TlsSession,
+) -> impl Future<Output = io::Result<()>> + 'a {
+    async move {
+        let mut raw = Vec::new();
+        {
+            let mut conn = tls.borrow_mut();
+            while conn.wants_write() {
+                conn.write_tls(&mut raw)?;
+            }
         }
+        if !raw.is_empty() {
+            stream.write_all(&raw).await?;
+        }
+        Ok(())
     }
-    if !raw.is_empty() {
-        stream.write_all(&raw).await?;
-    }
-    Ok(())
 }
 
 /// Completes the TLS handshake on a fresh connection (before the writer task exists).
@@ -162,102 +172,51 @@ pub async fn handshake(
     }
 }
 
-/// Bytes a TLS connection waits for with a buffer in its own task: an idle
-/// connection holds no heap buffer for reading.
-const WAIT_READ: usize = 256;
-/// Bytes asked of the kernel per read while ciphertext keeps coming.
-const READ_CHUNK: usize = 16 * 1024;
-
-thread_local! {
-    /// This core's ciphertext buffer for the reads that follow a full [`WAIT_READ`].
-    /// Those reads never wait (see [`drain_ready`]), so one buffer per core serves
-    /// every TLS connection on it.
-    static SCRATCH: Cell<Option<Box<[u8]>>> = const { Cell::new(None) };
-}
-
-/// This core's scratch buffer while borrowed; it goes back on drop.
-struct Scratch(Box<[u8]>);
-
-impl Scratch {
-    fn take() -> Scratch {
-        let buf = SCRATCH
-            .take()
-            .unwrap_or_else(|| vec![0u8; READ_CHUNK].into_boxed_slice());
-        Scratch(buf)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        SCRATCH.set(Some(std::mem::take(&mut self.0)));
-    }
-}
-
 /// Reads ciphertext from the socket until rustls yields plaintext (appended to
 /// `buf`) or has records to send; returns false at end of stream. The caller must get
-/// any records rustls wants to send (`wants_write`) written.
-///
-/// It waits with a small buffer of its own; when that fills, more is probably there
-/// and is read at once through this core's scratch buffer. Nothing is allocated per
-/// read (beyond `buf` growing to hold the plaintext).
-pub async fn read(stream: &SharedStream, tls: &TlsSession, buf: &mut BytesMut) -> io::Result<bool> {
-    let before = buf.len();
-    let mut small = [0u8; WAIT_READ];
-    loop {
-        let n = stream.read(&mut small).await?;
-        if n == 0 {
-            return Ok(false);
-        }
-        let mut closed = absorb(&mut tls.borrow_mut(), &small[..n], buf)?;
-        if n == small.len() {
-            closed |= drain_ready(stream, tls, buf).await?;
-        }
-        if closed && buf.len() == before {
-            return Ok(false);
-        }
-        let conn = tls.borrow();
-        if buf.len() > before || conn.wants_write() || conn.is_handshaking() {
-            return Ok(true);
+/// any records rustls wants to send (`wants_write`) written. Ciphertext lands in the
+/// core's scratch buffer and is handed to rustls in the same poll, so a connection
+/// waiting for data holds no read buffer.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice in its state"
+)]
+pub fn read<'a>(
+    stream: &'a SharedStream,
+    tls: &'a TlsSession,
+    buf: &'a mut BytesMut,
+) -> impl Future<Output = io::Result<bool>> + 'a {
+    async move {
+        loop {
+            let step = stream
+                .read_scratch(SCRATCH_LEN, |raw| absorb(tls, raw, buf))
+                .await??;
+            if let Some(open) = step {
+                return Ok(open);
+            }
         }
     }
 }
 
-/// Reads and absorbs the ciphertext that is already waiting, without waiting for
-/// more; whether the stream ended or the peer closed its side.
-async fn drain_ready(
-    stream: &SharedStream,
-    tls: &TlsSession,
-    buf: &mut BytesMut,
-) -> io::Result<bool> {
-    let mut scratch = Scratch::take();
-    loop {
-        // One poll: a read that would wait is dropped, which leaves glommio polling
-        // for readiness, so the caller's next read waits for it as usual.
-        let Some(result) = futures_lite::future::poll_once(stream.read(&mut scratch.0)).await
-        else {
-            return Ok(false);
-        };
-        let n = result?;
-        if n == 0 {
-            return Ok(true);
-        }
-        let closed = absorb(&mut tls.borrow_mut(), &scratch.0[..n], buf)?;
-        if closed || n < scratch.0.len() {
-            return Ok(closed);
-        }
+/// Feeds one read of ciphertext (`raw`, empty at end of stream) to rustls and appends
+/// the plaintext to `buf`. Returns whether the stream is still open once there is
+/// something for the caller, or `None` to read more.
+fn absorb(tls: &TlsSession, raw: &[u8], buf: &mut BytesMut) -> io::Result<Option<bool>> {
+    if raw.is_empty() {
+        return Ok(Some(false));
     }
-}
-
-/// Hands `input` to rustls and moves each batch of plaintext it yields to the end
-/// of `buf` (rustls holds at most 16 KiB of it); whether the peer closed its side.
-fn absorb(conn: &mut ServerConnection, mut input: &[u8], buf: &mut BytesMut) -> io::Result<bool> {
+    let mut conn = tls.borrow_mut();
+    let mut input = raw;
     let mut peer_closed = false;
+    let before = buf.len();
     while !input.is_empty() {
         conn.read_tls(&mut input)?;
         let state = conn
             .process_new_packets()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         peer_closed |= state.peer_has_closed();
+        // Take each batch of plaintext out at once: rustls holds at most 16 KiB of
+        // it, less than one read of ciphertext can carry.
         let plain = state.plaintext_bytes_to_read();
         if plain > 0 {
             let len = buf.len();
@@ -268,24 +227,37 @@ fn absorb(conn: &mut ServerConnection, mut input: &[u8], buf: &mut BytesMut) -> 
             }
         }
     }
-    Ok(peer_closed)
+    if peer_closed && buf.len() == before {
+        return Ok(Some(false));
+    }
+    if buf.len() > before || conn.wants_write() || conn.is_handshaking() {
+        return Ok(Some(true));
+    }
+    Ok(None)
 }
 
 /// Encrypts `plain` and writes it, in pieces as large as rustls takes at a time (it
 /// buffers at most 64 KiB of plaintext, so a bigger message goes in several turns).
-pub async fn write_all(
-    stream: &SharedStream,
-    tls: &TlsSession,
-    mut plain: &[u8],
-) -> io::Result<()> {
-    loop {
-        if !plain.is_empty() {
-            let n = tls.borrow_mut().writer().write(plain)?;
-            plain = &plain[n..];
-        }
-        flush(stream, tls).await?;
-        if plain.is_empty() {
-            return Ok(());
+/// (A function returning an `async move` block, which keeps its arguments once.)
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice in its state"
+)]
+pub fn write_all<'a>(
+    stream: &'a SharedStream,
+    tls: &'a TlsSession,
+    mut plain: &'a [u8],
+) -> impl Future<Output = io::Result<()>> + 'a {
+    async move {
+        loop {
+            if !plain.is_empty() {
+                let n = tls.borrow_mut().writer().write(plain)?;
+                plain = &plain[n..];
+            }
+            flush(stream, tls).await?;
+            if plain.is_empty() {
+                return Ok(());
+            }
         }
     }
 }
