@@ -3,7 +3,7 @@
 # driven by the same meridian-loadgen scenarios in one run, plus cluster links vs a
 # Mosquitto bridge, directly and through a 15 ms-each-way WAN proxy.
 #
-#   benches/compare.sh            full run (~15 min), appends to benches/RESULTS.md
+#   benches/compare.sh            full run (~35 min), appends to benches/RESULTS.md
 #   benches/compare.sh --quick    short runs for iterating; prints the table and writes
 #                                 target/compare/last.md (append with --out FILE)
 #
@@ -12,6 +12,7 @@
 # write-coalescing window curve, or links vs bridge).
 # Environment: RUMQTTD_BUILD_TIMEOUT (seconds, default 900), MQTT_VERSION (default
 # 3.1.1: the version every broker here speaks fully), BASE_PORT (default 21880),
+# REPEAT (runs per low-rate and QoS 1 row, median CPU reported; 3, or 1 with --quick),
 # KEEP_WORK=1 (keep the temporary directory with every config, log and JSON).
 #
 # Every broker listens on 127.0.0.1 on its own port. For the like-for-like rows the
@@ -37,7 +38,7 @@ while [[ $# -gt 0 ]]; do
         --no-install) INSTALL=0 ;;
         --no-rumqttd) RUMQTTD=0 ;;
         --only) ONLY="$2"; shift ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
     shift
@@ -47,11 +48,13 @@ MQTT_VERSION=${MQTT_VERSION:-3.1.1}
 RUMQTTD_BUILD_TIMEOUT=${RUMQTTD_BUILD_TIMEOUT:-900}
 BASE_PORT=${BASE_PORT:-21880}
 if [[ $QUICK == 1 ]]; then
+    REPEAT=${REPEAT:-1}
     DUR=3s; DRAIN=1s
     HIGH_RATES="2000 5000 20000"
     LINK_RATES="1000 20000 100000"
     CONNS=2000
 else
+    REPEAT=${REPEAT:-3}
     DUR=10s; DRAIN=2s
     HIGH_RATES="2000 3000 5000 10000 20000 40000 80000"
     LINK_RATES="1000 5000 20000 50000 100000 200000 500000"
@@ -278,6 +281,33 @@ row() {
         " | \(r($rss / 1024)) | \($lg) | \($n) |"' "$j")")
 }
 
+# median_row SCEN BROKER NAME OFFERED PINNED PIDS -- LOADGEN-ARGS : runs the scenario
+# $REPEAT times (NAME-1, NAME-2, ...) and writes the row of the run with the median
+# broker CPU per message; the note lists every run's CPU/msg and p99. Sets
+# MEDIAN_NAME to that run's name.
+median_row() {
+    local scen=$1 broker=$2 name=$3 offered=$4 pinned=$5 pids=$6; shift 7
+    local i runs=() stats=()
+    for ((i = 1; i <= REPEAT; i++)); do
+        run_lg "$name-$i" "$pinned" "$pids" "$@"
+        runs+=("$name-$i")
+    done
+    local scored=()
+    for n in "${runs[@]}"; do
+        local cpu
+        cpu=$(jq -r --argjson t "$(cat "$WORK/$n.cpu")" --argjson hz "$CLK_TCK" \
+            'if .received > 0 then $t * 1000000 / $hz / .received else 1e9 end' "$WORK/$n.json" 2>/dev/null || echo 1e9)
+        scored+=("$cpu $n")
+        stats+=("$(jq -r --argjson t "$(cat "$WORK/$n.cpu")" --argjson hz "$CLK_TCK" \
+            'if .received > 0 then "\($t * 1000000 / $hz / .received * 100 | round / 100) µs, p99 \(.latency_us.p99 / 10 | round / 100) ms" else "failed" end' \
+            "$WORK/$n.json" 2>/dev/null || echo failed)")
+    done
+    MEDIAN_NAME=$(printf '%s\n' "${scored[@]}" | sort -g | awk -v k=$(((REPEAT + 1) / 2)) 'NR == k {print $2}')
+    local note=""
+    ((REPEAT > 1)) && note="median CPU of $REPEAT runs: $(IFS=';'; echo "${stats[*]}" | sed 's/;/; /g')"
+    row "$scen" "$broker" "$MEDIAN_NAME" "$offered" "$note"
+}
+
 # Passed when nothing was lost and the publishers sent ≥ 95 % of the offered rate.
 held() { # NAME RATE
     jq -e --argjson rate "$2" '.lost == 0 and .received > 0 and (.sent / .duration_s) >= 0.95 * $rate' \
@@ -361,9 +391,9 @@ for kind in "${BROKERS[@]}"; do
     common=(bench --host 127.0.0.1 --port "$PORT" "${V[@]}" --duration "$DUR" --drain "$DRAIN" --size 64)
 
     log "fan-out 1→50 QoS 0 at 2000 msg/s on $kind"
-    run_lg "low-$kind" "$PIN" "$B" "${common[@]}" --scenario fan-out --publishers 1 --subscribers 50 --qos 0 --rate 2000
-    row "fan-out 1→50 QoS 0 (100k deliveries/s)" "$L" "low-$kind" 2000
-    if ! jq -e '.received > 0' "$WORK/low-$kind.json" >/dev/null 2>&1; then
+    median_row "fan-out 1→50 QoS 0 (100k deliveries/s)" "$L" "low-$kind" 2000 "$PIN" "$B" -- \
+        "${common[@]}" --scenario fan-out --publishers 1 --subscribers 50 --qos 0 --rate 2000
+    if ! jq -e '.received > 0' "$WORK/$MEDIAN_NAME.json" >/dev/null 2>&1; then
         # Nothing got through (rumqttd 0.20 refuses keep alive 0, which the load
         # generator sends): say why and skip this broker's other scenarios.
         why=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/B.log" | grep -oE 'error: [A-Za-z]+' | sort | uniq -c |
@@ -376,8 +406,8 @@ for kind in "${BROKERS[@]}"; do
         "${common[@]}" --scenario fan-out --publishers 1 --subscribers 50 --qos 0
 
     log "p2p 20 pairs QoS 1 at 20000 msg/s on $kind"
-    run_lg "p2p-$kind" "$PIN" "$B" "${common[@]}" --scenario p2p --publishers 20 --qos 1 --rate 20000
-    row "p2p 20 pairs QoS 1 64 B" "$L" "p2p-$kind" 20000
+    median_row "p2p 20 pairs QoS 1 64 B" "$L" "p2p-$kind" 20000 "$PIN" "$B" -- \
+        "${common[@]}" --scenario p2p --publishers 20 --qos 1 --rate 20000
 
     alive "$B" || ROWS+=("| – | $L | – | – | – | – | – | – | – | – | broker exited during the run |")
     stop "$B"
@@ -414,9 +444,10 @@ write_coalesce_us = $window"
     B=""
     if start B pin "$MERIDIAN" --config "$WORK/mw.toml" && wait_port "$P_MERIDIAN"; then
         log "fan-out 1→50 QoS 0 at 2000 msg/s, write_coalesce_us = $window"
-        run_lg "window-$window" pin "$B" bench --host 127.0.0.1 --port "$P_MERIDIAN" "${V[@]}" \
-            --duration "$DUR" --drain "$DRAIN" --size 64 --scenario fan-out --publishers 1 --subscribers 50 --qos 0 --rate 2000
-        row "fan-out 1→50 QoS 0 (100k deliveries/s), write_coalesce_us = $window" "Meridian (cores=1, pinned)" "window-$window" 2000
+        median_row "fan-out 1→50 QoS 0 (100k deliveries/s), write_coalesce_us = $window" \
+            "Meridian (cores=1, pinned)" "window-$window" 2000 pin "$B" -- \
+            bench --host 127.0.0.1 --port "$P_MERIDIAN" "${V[@]}" --duration "$DUR" --drain "$DRAIN" \
+            --size 64 --scenario fan-out --publishers 1 --subscribers 50 --qos 0 --rate 2000
     fi
     stop "$B"
 done
