@@ -58,7 +58,7 @@ pub use frame::{decode, DecodeLimits, MAX_PACKET_SIZE};
 pub use packet::{encode, encoded_len, Packet};
 pub use properties::Properties;
 pub use puback::PubResp;
-pub use publish::{encode_publish, publish_encoded_len, Publish};
+pub use publish::{encode_publish, publish_encoded_len, Publish, PublishOut};
 pub use qos::{ProtocolVersion, QoS};
 pub use reason::{ReasonCode, ReasonPacket};
 pub use string::MqttStr;

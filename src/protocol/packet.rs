@@ -179,14 +179,7 @@ impl Packet {
             Packet::UnsubAck(u) => u.write_body(version, out),
             Packet::Disconnect(d) => d.write_body(version, out),
             Packet::Auth(a) => a.write_body(version, out),
-            Packet::Publish(p) => {
-                let props = if version.is_v5() {
-                    p.properties.wire_len()
-                } else {
-                    0
-                };
-                p.write_body(version, props, out)
-            }
+            Packet::Publish(p) => p.write_body(version, out),
             Packet::PingReq | Packet::PingResp => Ok(()),
         }
     }

@@ -13,6 +13,12 @@ use super::wire::{prefixed_len, put_binary, put_str, put_var_int, var_int_len, M
 impl Properties {
     /// Bytes of the property list, without its length prefix.
     pub(crate) fn wire_len(&self) -> usize {
+        self.wire_len_with(self.message_expiry_interval, &self.subscription_identifiers)
+    }
+
+    /// [`Properties::wire_len`] with the two PUBLISH properties that differ per
+    /// subscriber given apart (they replace this list's own).
+    pub(crate) fn wire_len_with(&self, message_expiry: Option<u32>, sub_ids: &[u32]) -> usize {
         fn s(v: &Option<MqttStr>) -> usize {
             v.as_ref().map_or(0, |s| 1 + prefixed_len(s.len()))
         }
@@ -22,16 +28,12 @@ impl Properties {
         fn n<T>(v: &Option<T>, size: usize) -> usize {
             v.as_ref().map_or(0, |_| 1 + size)
         }
-        if self.is_empty() {
-            return 0;
-        }
         n(&self.payload_format_indicator, 1)
-            + n(&self.message_expiry_interval, 4)
+            + n(&message_expiry, 4)
             + s(&self.content_type)
             + s(&self.response_topic)
             + b(&self.correlation_data)
-            + self
-                .subscription_identifiers
+            + sub_ids
                 .iter()
                 .map(|&v| 1 + var_int_len(v as usize))
                 .sum::<usize>()
@@ -75,6 +77,23 @@ impl Properties {
 
     /// [`Properties::write`] when the caller already computed `wire_len()`.
     pub(crate) fn write_with_len(&self, out: &mut BytesMut, len: usize) -> Result<(), EncodeError> {
+        self.write_with(
+            out,
+            len,
+            self.message_expiry_interval,
+            &self.subscription_identifiers,
+        )
+    }
+
+    /// Writes the property length `len` (from [`Properties::wire_len_with`]) and the
+    /// properties, with `message_expiry` and `sub_ids` in place of this list's own.
+    pub(crate) fn write_with(
+        &self,
+        out: &mut BytesMut,
+        len: usize,
+        message_expiry: Option<u32>,
+        sub_ids: &[u32],
+    ) -> Result<(), EncodeError> {
         use PropertyId::*;
         put_var_int(out, len, "property length")?;
         if len == 0 {
@@ -125,11 +144,11 @@ impl Properties {
             }
         }
         byte(out, PayloadFormatIndicator, self.payload_format_indicator);
-        long(out, MessageExpiryInterval, self.message_expiry_interval);
+        long(out, MessageExpiryInterval, message_expiry);
         string(out, ContentType, &self.content_type)?;
         string(out, ResponseTopic, &self.response_topic)?;
         binary(out, CorrelationData, &self.correlation_data)?;
-        for &v in &self.subscription_identifiers {
+        for &v in sub_ids {
             if v > MAX_VAR_INT {
                 return Err(EncodeError::VarIntTooLarge {
                     field: SubscriptionIdentifier.name(),

@@ -412,6 +412,31 @@ proptest! {
     }
 
     #[test]
+    fn does_a_publish_out_with_its_own_expiry_and_ids_encode_like_the_publish_carrying_them(
+        (v, p, expiry, ids) in version().prop_flat_map(|v| (
+            Just(v),
+            publish(v),
+            proptest::option::of(any::<u32>()),
+            vec(1u32..=268_435_455, 0..3),
+        ))
+    ) {
+        // Fan-out encodes a borrowed view whose expiry and subscription ids replace
+        // the message's own; the bytes must be those of the equivalent Publish.
+        let mut reference = p.clone();
+        reference.properties.message_expiry_interval = expiry;
+        reference.properties.subscription_identifiers = ids.iter().copied().collect();
+        let mut want = BytesMut::new();
+        encode(&Packet::Publish(reference), v, &mut want).expect("encodable");
+        let view = PublishOut { message_expiry: expiry, subscription_ids: &ids, ..p.out() };
+        prop_assert_eq!(view.encoded_len(v), want.len());
+        let mut got = BytesMut::from(&b"kept"[..]);
+        prop_assert_eq!(view.encode_within(v, want.len() - 1, &mut got), Ok(false));
+        prop_assert_eq!(&got[..], &b"kept"[..]);
+        prop_assert_eq!(view.encode_within(v, want.len(), &mut got), Ok(true));
+        prop_assert_eq!(&got[4..], &want[..]);
+    }
+
+    #[test]
     fn does_a_chunked_stream_decode_to_the_same_packets(
         (v, packets, chunks) in version().prop_flat_map(|v| (Just(v), vec(packet(v), 1..8), vec(1usize..16, 1..64)))
     ) {

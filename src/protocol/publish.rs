@@ -1,6 +1,6 @@
 //! PUBLISH ([MQTT-3.3]): the message packet, and the hot path of the broker.
 //! Topic and payload are zero-copy slices of the received packet; fan-out
-//! encodes the same `Publish` for each subscriber with [`encode_publish`].
+//! encodes one [`PublishOut`] per subscriber, borrowing the shared message.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -71,35 +71,68 @@ impl Publish {
         })
     }
 
+    /// This packet as a [`PublishOut`]: what encoding works from.
+    pub fn out(&self) -> PublishOut<'_> {
+        PublishOut {
+            dup: self.dup,
+            qos: self.qos,
+            retain: self.retain,
+            topic: &self.topic,
+            packet_id: self.packet_id,
+            payload: &self.payload,
+            properties: &self.properties,
+            message_expiry: self.properties.message_expiry_interval,
+            subscription_ids: &self.properties.subscription_identifiers,
+        }
+    }
+
     /// The first byte: type 3 and the DUP / QoS / RETAIN flags.
     pub(crate) fn header_byte(&self) -> u8 {
-        0x30 | u8::from(self.dup) << 3 | (self.qos as u8) << 1 | u8::from(self.retain)
+        self.out().header_byte()
     }
 
     /// The remaining length in `version`.
     pub(crate) fn body_len(&self, version: ProtocolVersion) -> usize {
-        self.lengths(version).0
+        self.out().lengths(version).0
     }
 
-    /// Writes the body; `props` is `properties.wire_len()` (0 for 3.x).
+    /// Writes the body in `version`.
     pub(crate) fn write_body(
         &self,
         version: ProtocolVersion,
-        props: usize,
         out: &mut BytesMut,
     ) -> Result<(), EncodeError> {
-        put_str(out, &self.topic, "topic name")?;
-        if self.qos != QoS::AtMostOnce {
-            if self.packet_id == 0 {
-                return Err(EncodeError::ZeroPacketId { packet: "PUBLISH" });
-            }
-            out.put_u16(self.packet_id);
-        }
-        if version.is_v5() {
-            self.properties.write_with_len(out, props)?;
-        }
-        out.put_slice(&self.payload);
-        Ok(())
+        let view = self.out();
+        let (_, props) = view.lengths(version);
+        view.write_body(version, props, out)
+    }
+}
+
+/// A PUBLISH to encode, borrowing every part: fan-out encodes one per subscriber
+/// straight from the shared message, without building (and cloning the message's
+/// topic, payload and properties into) a [`Publish`]. The two properties that
+/// differ per subscriber are fields of their own.
+#[derive(Clone, Copy, Debug)]
+pub struct PublishOut<'a> {
+    pub dup: bool,
+    pub qos: QoS,
+    pub retain: bool,
+    pub topic: &'a str,
+    /// Ignored for QoS 0; non-zero otherwise.
+    pub packet_id: u16,
+    pub payload: &'a [u8],
+    /// 5.0 properties, written as they are except for Message Expiry Interval and
+    /// Subscription Identifiers, which come from the two fields below.
+    pub properties: &'a Properties,
+    /// 5.0 Message Expiry Interval as this subscriber must see it [MQTT-3.3.2-6].
+    pub message_expiry: Option<u32>,
+    /// 5.0 Subscription Identifiers of this subscriber's matching subscriptions.
+    pub subscription_ids: &'a [u32],
+}
+
+impl PublishOut<'_> {
+    fn header_byte(&self) -> u8 {
+        0x30 | u8::from(self.dup) << 3 | (self.qos as u8) << 1 | u8::from(self.retain)
     }
 
     /// (remaining length, property list length) in `version`.
@@ -110,47 +143,84 @@ impl Publish {
         }
         let mut props = 0;
         if version.is_v5() {
-            props = self.properties.wire_len();
+            props = self
+                .properties
+                .wire_len_with(self.message_expiry, self.subscription_ids);
             len += var_int_len(props) + props;
         }
         (len, props)
+    }
+
+    /// Size on the wire (whole packet) in `version`.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> usize {
+        let (len, _) = self.lengths(version);
+        1 + var_int_len(len) + len
+    }
+
+    /// Appends the packet to `out` if its whole size is at most `max_packet`
+    /// (`Ok(false)`, nothing written, when it is larger: a client's Maximum Packet
+    /// Size). On error `out` is left as it was.
+    pub fn encode_within(
+        &self,
+        version: ProtocolVersion,
+        max_packet: usize,
+        out: &mut BytesMut,
+    ) -> Result<bool, EncodeError> {
+        let (len, props) = self.lengths(version);
+        if len > MAX_VAR_INT as usize {
+            return Err(EncodeError::PacketTooLarge(len));
+        }
+        let total = 1 + var_int_len(len) + len;
+        if total > max_packet {
+            return Ok(false);
+        }
+        let start = out.len();
+        out.reserve(total);
+        out.put_u8(self.header_byte());
+        let res = put_var_int(out, len, "remaining length")
+            .and_then(|()| self.write_body(version, props, out));
+        if res.is_err() {
+            out.truncate(start);
+        }
+        res.map(|()| true)
+    }
+
+    /// Writes the body; `props` is the property list length (0 for 3.x).
+    fn write_body(
+        &self,
+        version: ProtocolVersion,
+        props: usize,
+        out: &mut BytesMut,
+    ) -> Result<(), EncodeError> {
+        put_str(out, self.topic, "topic name")?;
+        if self.qos != QoS::AtMostOnce {
+            if self.packet_id == 0 {
+                return Err(EncodeError::ZeroPacketId { packet: "PUBLISH" });
+            }
+            out.put_u16(self.packet_id);
+        }
+        if version.is_v5() {
+            self.properties
+                .write_with(out, props, self.message_expiry, self.subscription_ids)?;
+        }
+        out.put_slice(self.payload);
+        Ok(())
     }
 }
 
 /// Size of `p` on the wire (whole packet) in `version`.
 pub fn publish_encoded_len(p: &Publish, version: ProtocolVersion) -> usize {
-    let (len, _) = p.lengths(version);
-    1 + var_int_len(len) + len
+    p.out().encoded_len(version)
 }
 
-/// Appends `p` to `out` (the fan-out fast path; same bytes as
-/// `encode(&Packet::Publish(..))`). On error `out` is left as it was.
+/// Appends `p` to `out` (same bytes as `encode(&Packet::Publish(..))`). On error
+/// `out` is left as it was.
 pub fn encode_publish(
     p: &Publish,
     version: ProtocolVersion,
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
-    let start = out.len();
-    let res = write_publish(p, version, out);
-    if res.is_err() {
-        out.truncate(start);
-    }
-    res
-}
-
-fn write_publish(
-    p: &Publish,
-    version: ProtocolVersion,
-    out: &mut BytesMut,
-) -> Result<(), EncodeError> {
-    let (len, props) = p.lengths(version);
-    if len > MAX_VAR_INT as usize {
-        return Err(EncodeError::PacketTooLarge(len));
-    }
-    out.reserve(1 + var_int_len(len) + len);
-    out.put_u8(p.header_byte());
-    put_var_int(out, len, "remaining length")?;
-    p.write_body(version, props, out)
+    p.out().encode_within(version, usize::MAX, out).map(|_| ())
 }
 
 #[cfg(test)]
