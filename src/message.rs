@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use crate::protocol::{Bytes, MqttStr, Properties, QoS};
+use crate::protocol::{Bytes, MqttStr, Properties, PublishOut, QoS};
 
 /// One application message. Lives on any core (it is `Send + Sync`), immutable once built.
 #[derive(Debug)]
@@ -48,6 +48,30 @@ impl Message {
             // Round up so a message with 0.4 s left is not announced as already expired.
             left.as_millis().div_ceil(1000) as u32
         })
+    }
+
+    /// This message as the PUBLISH one subscriber receives: the QoS and RETAIN flag
+    /// delivered to it, its packet id and subscription ids, the expiry left at `now`.
+    pub fn publish_out<'a>(
+        &'a self,
+        qos: QoS,
+        retain: bool,
+        packet_id: u16,
+        dup: bool,
+        subscription_ids: &'a [u32],
+        now: Instant,
+    ) -> PublishOut<'a> {
+        PublishOut {
+            dup,
+            qos,
+            retain,
+            topic: self.topic.as_str(),
+            packet_id,
+            payload: &self.payload,
+            properties: &self.properties,
+            message_expiry: self.remaining_expiry(now),
+            subscription_ids,
+        }
     }
 
     /// Whether the message has expired and must not be delivered any more.

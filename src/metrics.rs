@@ -67,7 +67,10 @@ counters! {
 impl CoreMetrics {
     /// Adds `n` to a counter.
     pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+        // Hot paths add their batch's counts, often 0: spare the atomic then.
+        if n != 0 {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
     }
 
     /// Subtracts `n` from a gauge-like counter.

@@ -7,7 +7,7 @@ use std::time::Instant;
 use smallvec::SmallVec;
 
 use crate::message::Message;
-use crate::protocol::{Publish, QoS};
+use crate::protocol::{PublishOut, QoS};
 
 /// A message queued for, or inflight to, one session.
 #[derive(Debug, Clone)]
@@ -23,19 +23,10 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// The PUBLISH packet for this delivery, as the subscriber must see it.
-    pub fn to_publish(&self, packet_id: u16, dup: bool, now: Instant) -> Publish {
-        let mut properties = self.msg.properties.clone();
-        properties.message_expiry_interval = self.msg.remaining_expiry(now);
-        properties.subscription_identifiers = self.sub_ids.clone();
-        Publish {
-            dup,
-            qos: self.qos,
-            retain: self.retain,
-            topic: self.msg.topic.clone(),
-            packet_id,
-            payload: self.msg.payload.clone(),
-            properties,
-        }
+    /// The PUBLISH for this delivery, as the subscriber must see it, borrowing the
+    /// shared message (nothing is cloned per subscriber).
+    pub fn out(&self, packet_id: u16, dup: bool, now: Instant) -> PublishOut<'_> {
+        self.msg
+            .publish_out(self.qos, self.retain, packet_id, dup, &self.sub_ids, now)
     }
 }

@@ -27,10 +27,12 @@ pub struct ConnLink {
     pub version: ProtocolVersion,
     /// Largest packet the client accepts (5.0 Maximum Packet Size) [MQTT-3.1.2-24].
     pub max_packet_out: u32,
-    /// Encoded control packets (CONNACK, acks, SUBACK, PINGRESP, …) for the writer.
-    /// Starts without capacity (most connections only ever queue a CONNACK here) and
-    /// keeps what it grows to.
-    pub ctrl: RefCell<BytesMut>,
+    /// Encoded packets for the writer that need no more session state: control
+    /// packets (CONNACK, acks, SUBACK, PINGRESP, …) and QoS 0 deliveries encoded at
+    /// fan-out ([`super::Session::send_now`]). Starts without capacity (most
+    /// connections only ever queue a CONNACK here); the writer swaps it with its own
+    /// buffer and gives large capacity back when the connection goes idle.
+    pub pending: RefCell<BytesMut>,
     /// Wakes the writer: control packets or deliveries are pending.
     pub wake: Notify,
     /// Set when the connection must end; the writer flushes, says why, and closes.
@@ -50,7 +52,7 @@ impl ConnLink {
         ConnLink {
             version,
             max_packet_out,
-            ctrl: RefCell::new(BytesMut::new()),
+            pending: RefCell::new(BytesMut::new()),
             wake: Notify::default(),
             close: Cell::new(None),
             closed: Cell::new(false),

@@ -11,4 +11,4 @@ mod state;
 
 pub use delivery::Delivery;
 pub use link::{CloseReason, ConnLink};
-pub use state::{Inflight, InflightStage, Session, SessionRef, SubEntry};
+pub use state::{Inflight, InflightStage, SentNow, Session, SessionRef, SubEntry};

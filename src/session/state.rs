@@ -16,6 +16,7 @@ use bytes::BytesMut;
 use super::delivery::Delivery;
 use super::link::ConnLink;
 use super::packet_ids::PacketIds;
+use crate::message::Message;
 use crate::protocol::{
     self, MqttStr, Packet, ProtocolVersion, PubResp, QoS, ReasonCode, SubscriptionOptions,
 };
@@ -51,6 +52,18 @@ pub struct Inflight {
     pub packet_id: u16,
     pub stage: InflightStage,
     pub delivery: Delivery,
+}
+
+/// What became of a QoS 0 message offered to [`Session::send_now`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SentNow {
+    /// Encoded for the writer.
+    Delivered,
+    /// Expired before it could be sent [MQTT-3.3.2-5]: dropped.
+    Expired,
+    /// Larger than the client's Maximum Packet Size: discarded as if delivered
+    /// [MQTT-3.1.2-25].
+    TooLarge,
 }
 
 /// Counters a session reports back to its core after filling a write.
@@ -127,12 +140,37 @@ impl Session {
         true
     }
 
-    /// Whether the writer has deliveries it could send now.
-    pub fn has_sendable(&self) -> bool {
-        match self.queue.front() {
-            None => false,
-            Some(d) => d.qos == QoS::AtMostOnce || self.inflight.len() < self.window,
+    /// The QoS 0 fast path of fan-out: when the client is connected, nothing is
+    /// queued ahead of the message and the connection's pending bytes have room, the
+    /// message is encoded there at once, with no queue entry and no reference to it
+    /// kept. Order holds because everything pending is written before anything
+    /// queued. The caller wakes the writer when it was delivered; `None`: queue it
+    /// instead.
+    pub fn send_now(
+        &self,
+        msg: &Message,
+        retain: bool,
+        sub_ids: &[u32],
+        now: Instant,
+    ) -> Option<SentNow> {
+        let link = self.conn.as_ref()?;
+        if !self.queue.is_empty() {
+            return None;
         }
+        let mut pending = link.pending.borrow_mut();
+        if pending.len() >= WRITE_CHUNK {
+            return None;
+        }
+        if msg.is_expired(now) {
+            return Some(SentNow::Expired);
+        }
+        let out = msg.publish_out(QoS::AtMostOnce, retain, 0, false, sub_ids, now);
+        Some(
+            match out.encode_within(link.version, link.max_packet_out as usize, &mut pending) {
+                Ok(true) => SentNow::Delivered,
+                Ok(false) | Err(_) => SentNow::TooLarge,
+            },
+        )
     }
 
     /// Encodes what can be sent now into `out`: queued messages in order, QoS 0 at
@@ -163,13 +201,12 @@ impl Session {
                 self.packet_ids
                     .allocate(|id| inflight.iter().any(|i| i.packet_id == id))
             };
-            let publish = delivery.to_publish(packet_id, false, now);
-            if protocol::publish_encoded_len(&publish, link.version) > link.max_packet_out as usize
-            {
-                stats.too_large += 1;
-                continue;
-            }
-            if protocol::encode_publish(&publish, link.version, out).is_err() {
+            let encoded = delivery.out(packet_id, false, now).encode_within(
+                link.version,
+                link.max_packet_out as usize,
+                out,
+            );
+            if !matches!(encoded, Ok(true)) {
                 stats.too_large += 1;
                 continue;
             }
@@ -189,20 +226,25 @@ impl Session {
     /// with DUP set [MQTT-4.4.0-1], or PUBREL for messages already PUBREC'd.
     pub fn resend_inflight(&mut self, out: &mut BytesMut, link: &ConnLink, now: Instant) {
         for inflight in &self.inflight {
-            let packet = match inflight.stage {
-                InflightStage::Published => {
-                    Packet::Publish(inflight.delivery.to_publish(inflight.packet_id, true, now))
-                }
-                InflightStage::Released => Packet::PubRel(PubResp {
-                    packet_id: inflight.packet_id,
-                    reason_code: ReasonCode::Success,
-                    properties: Default::default(),
-                }),
-            };
             // An encode failure means the packet cannot be represented for this client
             // (too large for it): it stays inflight and is acknowledged by nobody; the
             // window shrinks by one until the session ends. Never seen in practice.
-            let _ = protocol::encode(&packet, link.version, out);
+            let _ = match inflight.stage {
+                InflightStage::Published => inflight
+                    .delivery
+                    .out(inflight.packet_id, true, now)
+                    .encode_within(link.version, usize::MAX, out)
+                    .map(|_| ()),
+                InflightStage::Released => protocol::encode(
+                    &Packet::PubRel(PubResp {
+                        packet_id: inflight.packet_id,
+                        reason_code: ReasonCode::Success,
+                        properties: Default::default(),
+                    }),
+                    link.version,
+                    out,
+                ),
+            };
         }
     }
 
@@ -334,6 +376,90 @@ mod tests {
             other => panic!("expected PUBLISH, got {other:?}"),
         }
         assert!(matches!(&packets[1], Packet::PubRel(r) if r.packet_id == pid_b));
+    }
+
+    fn pending_of(s: &Session) -> Vec<Packet> {
+        let link = s.conn.as_ref().expect("connected");
+        let bytes = link.pending.borrow().clone();
+        decode_all(bytes)
+    }
+
+    #[test]
+    fn is_a_qos0_message_encoded_for_the_writer_at_once_when_nothing_waits_ahead() {
+        let (s, _link) = connected(5, 10);
+        let d = delivery("a/b", QoS::AtMostOnce);
+        let sent = s.send_now(&d.msg, false, &[7], Instant::now());
+        assert_eq!(sent, Some(SentNow::Delivered));
+        match &pending_of(&s)[..] {
+            [Packet::Publish(p)] => {
+                assert_eq!(
+                    (p.topic.as_str(), p.qos, p.retain),
+                    ("a/b", QoS::AtMostOnce, false)
+                );
+                assert_eq!(&p.properties.subscription_identifiers[..], &[7]);
+            }
+            other => panic!("expected one PUBLISH, got {other:?}"),
+        }
+        assert!(s.queue.is_empty(), "nothing was queued");
+    }
+
+    #[test]
+    fn does_a_qos0_message_queue_behind_earlier_messages_so_order_holds() {
+        let (mut s, _link) = connected(1, 10);
+        assert!(s.enqueue(delivery("first", QoS::AtLeastOnce)));
+        let d = delivery("second", QoS::AtMostOnce);
+        assert_eq!(s.send_now(&d.msg, false, &[], Instant::now()), None);
+        assert!(pending_of(&s).is_empty());
+    }
+
+    #[test]
+    fn does_a_qos0_message_queue_when_the_pending_bytes_are_full() {
+        let (s, _link) = connected(5, 10);
+        s.conn
+            .as_ref()
+            .expect("connected")
+            .pending
+            .borrow_mut()
+            .resize(WRITE_CHUNK, 0);
+        let d = delivery("a", QoS::AtMostOnce);
+        assert_eq!(s.send_now(&d.msg, false, &[], Instant::now()), None);
+    }
+
+    #[test]
+    fn is_an_offline_client_not_sent_anything_at_once() {
+        let s = Session::new(MqttStr::from("c"), ProtocolVersion::V5, 5, 10);
+        let d = delivery("a", QoS::AtMostOnce);
+        assert_eq!(s.send_now(&d.msg, false, &[], Instant::now()), None);
+    }
+
+    #[test]
+    fn is_a_qos0_message_over_the_clients_maximum_packet_size_discarded_mqtt_3_1_2_25() {
+        let mut s = Session::new(MqttStr::from("c"), ProtocolVersion::V5, 5, 10);
+        s.conn = Some(Rc::new(ConnLink::new(ProtocolVersion::V5, 8)));
+        let d = delivery("a/long/topic", QoS::AtMostOnce);
+        assert_eq!(
+            s.send_now(&d.msg, false, &[], Instant::now()),
+            Some(SentNow::TooLarge)
+        );
+        assert!(pending_of(&s).is_empty());
+    }
+
+    #[test]
+    fn is_an_expired_qos0_message_dropped_mqtt_3_3_2_5() {
+        let (s, _link) = connected(5, 10);
+        let now = Instant::now();
+        let msg = Message {
+            topic: MqttStr::from("a"),
+            payload: Bytes::from_static(b"x"),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            properties: Properties::default(),
+            expires_at: Some(now),
+            publisher: MqttStr::from("p"),
+            origin: Origin::Client,
+        };
+        assert_eq!(s.send_now(&msg, false, &[], now), Some(SentNow::Expired));
+        assert!(pending_of(&s).is_empty());
     }
 
     #[test]

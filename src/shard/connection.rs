@@ -309,10 +309,10 @@ fn open(
     };
     state.send(&Packet::ConnAck(connack));
     if present {
-        let mut ctrl = link.ctrl.borrow_mut();
+        let mut pending = link.pending.borrow_mut();
         session
             .borrow_mut()
-            .resend_inflight(&mut ctrl, &link, Instant::now());
+            .resend_inflight(&mut pending, &link, Instant::now());
     }
     tracing::debug!(?peer, client = %connect.client_id, version = ?connect.protocol, present, "client connected");
 
@@ -474,9 +474,15 @@ fn write_loop(
         let mut out = BytesMut::new();
         loop {
             {
-                let mut ctrl = link.ctrl.borrow_mut();
-                out.extend_from_slice(&ctrl);
-                ctrl.clear();
+                // Take what was encoded for us (control packets, QoS 0 deliveries):
+                // by swapping buffers when ours is empty, so those bytes are not copied.
+                let mut pending = link.pending.borrow_mut();
+                if out.is_empty() {
+                    std::mem::swap(&mut out, &mut *pending);
+                } else {
+                    out.extend_from_slice(&pending);
+                    pending.clear();
+                }
             }
             let stats = {
                 let mut s = session.borrow_mut();
@@ -501,6 +507,12 @@ fn write_loop(
                 if out.capacity() > 4096 {
                     // Idle: give the write buffer back (memory per idle connection).
                     out = BytesMut::new();
+                }
+                {
+                    let mut pending = link.pending.borrow_mut();
+                    if pending.is_empty() && pending.capacity() > 4096 {
+                        *pending = BytesMut::new();
+                    }
                 }
                 link.wake.notified().await;
                 if coalesce > Duration::ZERO {

@@ -28,7 +28,7 @@ use crate::metrics::CoreMetrics;
 use crate::protocol::{MqttStr, QoS};
 use crate::retain::{RetainOutcome, RetainStore};
 use crate::router::{split_shared, RouteTable, SubTree};
-use crate::session::{Delivery, SessionRef, SubEntry};
+use crate::session::{Delivery, SentNow, SessionRef, SubEntry};
 
 /// A session as a SubTree subscriber: compared by identity.
 #[derive(Clone, Debug)]
@@ -247,15 +247,43 @@ impl Core {
         if filters_matched > 1 && hits.len() > 1 {
             merge_overlapping(&mut hits);
         }
+        let now = Instant::now();
+        let (mut sent, mut expired, mut too_large) = (0, 0, 0);
         for hit in hits.drain(..) {
+            let qos = msg.qos.min(hit.qos);
+            let retain = msg.retain && hit.retain_as_published;
+            if qos == QoS::AtMostOnce {
+                let session = hit.session.0.borrow();
+                match session.send_now(msg, retain, &hit.sub_ids, now) {
+                    Some(SentNow::Delivered) => {
+                        sent += 1;
+                        if let Some(conn) = &session.conn {
+                            conn.wake.notify();
+                        }
+                        continue;
+                    }
+                    Some(SentNow::Expired) => {
+                        expired += 1;
+                        continue;
+                    }
+                    Some(SentNow::TooLarge) => {
+                        too_large += 1;
+                        continue;
+                    }
+                    None => {}
+                }
+            }
             let delivery = Delivery {
                 msg: msg.clone(),
-                qos: msg.qos.min(hit.qos),
-                retain: msg.retain && hit.retain_as_published,
+                qos,
+                retain,
                 sub_ids: hit.sub_ids,
             };
             self.enqueue(&hit.session.0, delivery);
         }
+        CoreMetrics::add(&self.metrics.messages_delivered, sent);
+        CoreMetrics::add(&self.metrics.dropped_expired, expired);
+        CoreMetrics::add(&self.metrics.dropped_too_large_for_client, too_large);
     }
 
     /// Puts a delivery in a session's queue and wakes its writer; counts a drop.

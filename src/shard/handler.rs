@@ -78,13 +78,13 @@ pub struct ConnState {
 impl ConnState {
     /// Encodes a packet for the writer and wakes it.
     pub fn send(&self, packet: &Packet) {
-        let mut ctrl = self.link.ctrl.borrow_mut();
+        let mut pending = self.link.pending.borrow_mut();
         // Our own control packets always encode; a failure would be a codec bug and
         // only costs this one packet.
-        if let Err(e) = protocol::encode(packet, self.link.version, &mut ctrl) {
+        if let Err(e) = protocol::encode(packet, self.link.version, &mut pending) {
             tracing::warn!(client = %self.client_id, error = %e, "could not encode a control packet");
         }
-        drop(ctrl);
+        drop(pending);
         self.link.wake.notify();
     }
 
