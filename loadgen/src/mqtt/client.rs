@@ -1,21 +1,20 @@
 //! One MQTT client connection on a glommio executor: TCP connect, CONNECT /
-//! CONNACK, then a [`PacketReader`] that reads big chunks and decodes every
-//! packet in them, and a write half for coalesced writes.
+//! CONNACK, then a read half (a [`PacketReader`], in `reader`) and a write
+//! half for coalesced writes; and the errors a connection ends with.
 
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use futures_lite::io::{split, AsyncRead, AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use futures_lite::io::{split, AsyncWriteExt, ReadHalf, WriteHalf};
 use glommio::net::TcpStream;
 use meridian::protocol::{
-    decode, encode, Connect, DecodeLimits, EncodeError, MqttStr, Packet, Properties, ProtocolError,
-    ProtocolVersion, ReasonCode, MAX_PACKET_SIZE,
+    encode, Connect, EncodeError, MqttStr, Packet, Properties, ProtocolError, ProtocolVersion,
+    ReasonCode,
 };
 
-/// Bytes asked of the socket per read.
-const READ_CHUNK: usize = 64 * 1024;
+use super::reader::PacketReader;
 
 /// How to reach and log in to the broker; shared by every client of a run.
 #[derive(Clone, Debug)]
@@ -47,54 +46,6 @@ pub enum ClientError {
     Closed,
     #[error("unexpected packet type {0} from the broker")]
     Unexpected(u8),
-}
-
-/// Reads packets off a connection: one read fills the buffer with as much as
-/// the socket has, then [`PacketReader::try_next`] decodes them one by one.
-pub struct PacketReader<R> {
-    io: R,
-    buf: BytesMut,
-    scratch: Box<[u8]>,
-    limits: DecodeLimits,
-}
-
-impl<R: AsyncRead + Unpin> PacketReader<R> {
-    /// A reader for a connection that has sent CONNECT with `version`.
-    pub fn new(io: R, version: ProtocolVersion) -> Self {
-        PacketReader {
-            io,
-            buf: BytesMut::with_capacity(READ_CHUNK),
-            scratch: vec![0u8; READ_CHUNK].into_boxed_slice(),
-            limits: DecodeLimits {
-                version: Some(version),
-                max_packet_size: MAX_PACKET_SIZE,
-            },
-        }
-    }
-
-    /// Waits for the next bytes; returns how many arrived (0 at end of stream).
-    pub async fn fill(&mut self) -> Result<usize, ClientError> {
-        let n = self.io.read(&mut self.scratch).await?;
-        self.buf.extend_from_slice(&self.scratch[..n]);
-        Ok(n)
-    }
-
-    /// The next whole packet already buffered, if any.
-    pub fn try_next(&mut self) -> Result<Option<Packet>, ClientError> {
-        Ok(decode(&mut self.buf, &self.limits)?)
-    }
-
-    /// The next packet, reading as needed; `Closed` at end of stream.
-    pub async fn next(&mut self) -> Result<Packet, ClientError> {
-        loop {
-            if let Some(p) = self.try_next()? {
-                return Ok(p);
-            }
-            if self.fill().await? == 0 {
-                return Err(ClientError::Closed);
-            }
-        }
-    }
 }
 
 /// An established MQTT connection, split for concurrent reading and writing.

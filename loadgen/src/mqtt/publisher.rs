@@ -15,9 +15,10 @@ use meridian::protocol::{
     ProtocolVersion, PubResp, Publish, QoS,
 };
 
-use super::client::{connect, ClientOptions, PacketReader};
+use super::client::{connect, ClientOptions};
 use super::inflight::Inflight;
 use super::notify::LocalNotify;
+use super::reader::{Incoming, PacketReader};
 use crate::payload;
 use crate::rate::RateSchedule;
 use crate::run::control::{ExecCtx, Phase};
@@ -273,7 +274,10 @@ fn take_acks<R: AsyncRead + Unpin>(
 ) -> Result<u64, String> {
     let mut acked = 0;
     let mut window = flow.window.borrow_mut();
-    while let Some(packet) = reader.try_next().map_err(|e| e.to_string())? {
+    while let Some(incoming) = reader.try_next().map_err(|e| e.to_string())? {
+        let Incoming::Other(packet) = incoming else {
+            continue;
+        };
         match packet {
             Packet::PubAck(r) | Packet::PubComp(r) => {
                 acked += u64::from(window.release(r.packet_id))
