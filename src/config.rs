@@ -135,9 +135,10 @@ pub struct Limits {
 #[serde(deny_unknown_fields, default)]
 pub struct TuningConfig {
     /// Write-coalescing window in microseconds (0 = off, the default). A connection
-    /// woken with something to send waits this long first, so more messages share
-    /// one write: less CPU per message at high fan-out, at the price of up to this
-    /// much added latency. At most 100000 (0.1 s).
+    /// woken with something to send waits for its core's next flush tick (one timer
+    /// per core, ticking every window while writers wait), so more messages share one
+    /// write: less CPU per message when a connection gets several messages per
+    /// window, at the price of up to this much added latency. At most 100000 (0.1 s).
     pub write_coalesce_us: u64,
     /// How long an idle core spins before it parks, in microseconds (0 = park at
     /// once, the default). Spinning cuts the wake-up latency of cross-core hops

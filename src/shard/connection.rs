@@ -470,7 +470,6 @@ fn write_loop(
 ) -> impl Future<Output = ()> {
     async move {
         link.fd.set(Some(fd));
-        let coalesce = Duration::from_micros(core.config.tuning.write_coalesce_us);
         let mut out = BytesMut::new();
         loop {
             {
@@ -515,10 +514,10 @@ fn write_loop(
                     }
                 }
                 link.wake.notified().await;
-                if coalesce > Duration::ZERO {
+                if let Some(tick) = &core.flush_tick {
                     // Optional coalescing window ([tuning] write_coalesce_us): let more
-                    // messages gather before the next write.
-                    glommio::timer::sleep(coalesce).await;
+                    // messages gather, and write with the core's other writers.
+                    tick.next().await;
                 }
                 continue;
             }

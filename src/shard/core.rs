@@ -14,11 +14,12 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::task::{Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ahash::AHashMap;
 use smallvec::SmallVec;
 
+use super::flush_tick::FlushTick;
 use super::mesh::{CoreMsg, Mesh, RouteDest};
 use crate::config::Config;
 use crate::link::remote::RemoteRoutes;
@@ -89,6 +90,8 @@ pub struct Core {
     next_token: Cell<u64>,
     /// Source of assigned client ids.
     next_client: Cell<u64>,
+    /// The write-coalescing window's clock, when `[tuning] write_coalesce_us` is set.
+    pub flush_tick: Option<Rc<FlushTick>>,
 }
 
 impl Core {
@@ -99,6 +102,8 @@ impl Core {
         links: Arc<crate::link::registry::LinkRegistry>,
         mesh: Rc<Mesh>,
     ) -> Self {
+        let window = config.tuning.write_coalesce_us;
+        let flush_tick = (window > 0).then(|| FlushTick::new(Duration::from_micros(window)));
         Core {
             config,
             shared,
@@ -114,6 +119,7 @@ impl Core {
             barriers: RefCell::new(AHashMap::new()),
             next_token: Cell::new(1),
             next_client: Cell::new(1),
+            flush_tick,
         }
     }
 

@@ -8,6 +8,7 @@
 mod connect;
 mod connection;
 pub mod core;
+mod flush_tick;
 mod handler;
 pub mod mesh;
 pub mod runtime;

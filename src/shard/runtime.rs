@@ -395,6 +395,9 @@ async fn run_core(
     }
     let _ = ready.send(Ok(()));
 
+    if let Some(tick) = &core.flush_tick {
+        glommio::spawn_local(tick.clone().run()).detach();
+    }
     for peer in 0..mesh.peers() {
         if peer != me {
             glommio::spawn_local(mesh.clone().run_flusher(peer)).detach();
