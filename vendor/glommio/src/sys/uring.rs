@@ -855,10 +855,6 @@ impl UringCommon for PollRing {
     }
 
     fn submit_one_event(&mut self, queue: &mut VecDeque<UringDescriptor>) -> Option<bool> {
-        if queue.is_empty() {
-            // Meridian patch: called on every loop turn; no clock read for nothing.
-            return Some(false);
-        }
         let source_map = &mut *self.source_map.borrow_mut();
         let now = Instant::now();
 
@@ -1062,28 +1058,12 @@ impl SleepableRing {
         }
     }
 
-    /// Sleeps until a completion arrives; `link` (a poll on the latency ring) wakes
-    /// it when the latency ring has completions. Meridian patch: a `link` that is
-    /// still `armed` from an earlier sleep is not submitted again (it used to be
-    /// cancelled after every wake-up and re-added before every sleep). Returns
-    /// whether `link` is armed in the kernel now.
-    fn sleep(&mut self, link: &Source, armed: bool) -> io::Result<bool> {
+    fn sleep(&mut self, link: &Source) -> io::Result<usize> {
         assert_eq!(
             self.waiting_kernel_submission(),
             0,
             "sleeping with pending SQEs"
         );
-        if armed {
-            return self
-                .ring
-                .cq()
-                .wait(1)
-                .map(|_| ())
-                .or_else(Reactor::busy_ok)
-                .or_else(Reactor::again_ok)
-                .or_else(Reactor::intr_ok)
-                .map(|()| true);
-        }
         if let Some(mut sqe) = self.ring.sq().prepare_sqe() {
             let sqe_ptr = unsafe { sqe.raw_mut() as *mut _ };
             let op = UringDescriptor {
@@ -1124,11 +1104,10 @@ impl SleepableRing {
                 self.ring
                     .cq()
                     .wait(1)
-                    .map(|_| ())
+                    .map(|_| 1)
                     .or_else(Reactor::busy_ok)
                     .or_else(Reactor::again_ok)
                     .or_else(Reactor::intr_ok)
-                    .map(|()| true)
             }
         } else {
             // Can't link rings because we ran out of `CQE`s. Just can't sleep.
@@ -1138,7 +1117,6 @@ impl SleepableRing {
                 .or_else(Reactor::busy_ok)
                 .or_else(Reactor::again_ok)
                 .or_else(Reactor::intr_ok)
-                .map(|_| false)
         }
     }
 }
@@ -1202,9 +1180,10 @@ impl UringCommon for SleepableRing {
         let source_map = self.source_map.clone();
         process_one_event(
             self.ring.peek_for_cqe(),
-            // Meridian patch: the ring link is processed like any source (it wakes
-            // no one), so its result tells whether it is still armed.
-            |_| None,
+            |source| match source.source_type {
+                SourceType::LinkRings => Some(()),
+                _ => None,
+            },
             |mut src, res| {
                 record_stats(self, &mut src, &res);
                 if let SourceType::ForeignNotifier(_, installed) = &mut src.source_type {
@@ -1221,10 +1200,6 @@ impl UringCommon for SleepableRing {
     }
 
     fn submit_one_event(&mut self, queue: &mut VecDeque<UringDescriptor>) -> Option<bool> {
-        if queue.is_empty() {
-            // Meridian patch: called on every loop turn; no clock read for nothing.
-            return Some(false);
-        }
         let source_map = &mut *self.source_map.borrow_mut();
         let now = Instant::now();
 
@@ -1261,11 +1236,6 @@ pub(crate) struct Reactor {
     poll_ring: RefCell<PollRing>,
 
     latency_preemption_timeout_src: Cell<Option<Source>>,
-    /// When the armed `latency_preemption_timeout_src` fires (Meridian patch).
-    latency_timer_deadline: Cell<Option<Instant>>,
-    /// The poll that wakes a sleep in the main ring when the latency ring has
-    /// completions, while armed (Meridian patch).
-    link_rings_src: Cell<Option<Source>>,
     throughput_preemption_timeout_src: Cell<Option<Source>>,
     /// When the running task queue should yield (Meridian patch: a clock check in
     /// `need_preempt` instead of a timeout request armed and cancelled in the
@@ -1414,8 +1384,6 @@ impl Reactor {
             latency_ring: RefCell::new(latency_ring),
             poll_ring: RefCell::new(poll_ring),
             latency_preemption_timeout_src: Cell::new(None),
-            latency_timer_deadline: Cell::new(None),
-            link_rings_src: Cell::new(None),
             throughput_preemption_timeout_src: Cell::new(None),
             preempt_deadline: Cell::new(None),
             blocking_thread,
@@ -1789,25 +1757,15 @@ impl Reactor {
     ///
     /// We may not be able to register an `SQE` at this point, so we return an
     /// Error and will just not sleep.
-    ///
-    /// Meridian patch: the link stays armed until it fires, across sleeps.
     fn link_rings_and_sleep(&self, ring: &mut SleepableRing) -> io::Result<()> {
-        let armed = self.link_rings_src.take().filter(|src| src.result().is_none());
-        let was_armed = armed.is_some();
-        let link_rings = armed.unwrap_or_else(|| {
-            Source::new(
-                IoRequirements::default(),
-                self.link_fd,
-                SourceType::LinkRings,
-                None,
-                None,
-            )
-        });
-        let armed = ring.sleep(&link_rings, was_armed).or_else(Self::busy_ok)?;
-        if armed {
-            self.link_rings_src.set(Some(link_rings));
-        }
-        Ok(())
+        let link_rings = Source::new(
+            IoRequirements::default(),
+            self.link_fd,
+            SourceType::LinkRings,
+            None,
+            None,
+        );
+        ring.sleep(&link_rings).or_else(Self::busy_ok).map(|_| {})
     }
 
     pub(crate) fn poll_io(&self, woke: &mut usize) -> io::Result<()> {
@@ -1888,10 +1846,13 @@ impl Reactor {
         // consume all events from the rings
         consume_rings!(into &mut woke; lat_ring, poll_ring, main_ring);
 
-        // Meridian patch: the timer armed for the next user timer before an earlier
-        // sleep stays armed (see the sleep path below): cancelling and re-arming it
-        // on every wake-up cost two requests per sleep, and with a keep-alive timer
-        // per connection there always is a next user timer.
+        // Cancel the old timer regardless of whether we can sleep:
+        // if we won't sleep, we will register the new timer with its new
+        // value.
+        //
+        // But if we will sleep, there might be a timer registered that needs
+        // to be removed otherwise we'll wake up when it expires.
+        drop(self.latency_preemption_timeout_src.take());
 
         // Schedule the throughput-based timeout immediately: it won't matter if we end
         // up sleeping. (Meridian patch: only when the previous one has fired; it
@@ -1928,25 +1889,9 @@ impl Reactor {
             // We are about to go to sleep. It's ok to sleep, but if there
             // is a timer set, we need to make sure we wake up to handle it.
             if let Some(dur) = user_timer {
-                // Keep an armed timer that fires no later than needed (at worst one
-                // early wake-up, after which it is re-armed); replace one that
-                // would fire too late or has fired.
-                let deadline = Instant::now() + dur;
-                let armed = self.latency_preemption_timeout_src.take();
-                let keep = match (&armed, self.latency_timer_deadline.get()) {
-                    (Some(src), Some(at)) => src.result().is_none() && at <= deadline,
-                    _ => false,
-                };
-                if keep {
-                    self.latency_preemption_timeout_src.set(armed);
-                } else {
-                    drop(armed);
-                    self.latency_preemption_timeout_src
-                        .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
-                    self.latency_timer_deadline.set(Some(deadline));
-                    flush_cancellations!(into &mut 0; lat_ring);
-                    assert!(flush_rings!(lat_ring)? > 0);
-                }
+                self.latency_preemption_timeout_src
+                    .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
+                assert!(flush_rings!(lat_ring)? > 0);
             }
             // From this moment on the remote executors are aware that we are sleeping
             // We have to sweep the remote channels function once more because since
