@@ -78,3 +78,49 @@ async fn a_restarted_broker_binds_its_port_while_old_connections_are_in_time_wai
         Broker::start_on(port, "").unwrap_or_else(|e| panic!("restart on port {port}: {e}"));
     let _client = RawClient::v5(&again, "after-restart").await;
 }
+
+/// Does a broker on its way out stop listening at once? During the grace period
+/// in which it waits for its clients to go, a new client must be refused, not
+/// accepted by a broker that is closing (nor, after the exit, by its listening
+/// socket, which the pending accept in io_uring kept alive a moment longer).
+#[tokio::test]
+async fn a_stopping_broker_refuses_new_clients_during_its_grace_period() {
+    let broker = Broker::start("");
+    let addr = broker.addr();
+    // A subscriber that never reads, with a small receive buffer: the broker's
+    // write to it blocks, so the broker waits out its grace period for it.
+    let mut stalled = RawClient::open_with_recv_buffer(&broker, 4096).await;
+    stalled
+        .send(&wire::Connect::new(4, "stalled", true, 60).encode())
+        .await;
+    stalled.expect_packet("CONNACK").await;
+    stalled.send(&wire::subscribe(1, "flood", 0, false)).await;
+    stalled.expect_packet("SUBACK").await;
+    let (mut publisher, _) = RawClient::v4(&broker, "flooder", true).await;
+    let chunk = wire::publish(b"flood", 0, false, 0, &[7u8; 64 * 1024], None);
+    for _ in 0..64 {
+        publisher.send(&chunk).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    broker.signal(libc::SIGTERM);
+    // The core looks for the stop flag every 50 ms; the grace period is 2 s.
+    let deadline = std::time::Instant::now() + Duration::from_millis(1500);
+    let refused = loop {
+        match tokio::net::TcpStream::connect(addr).await {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break true,
+            _ if std::time::Instant::now() >= deadline => break false,
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    assert!(
+        broker.exit_status().is_none(),
+        "the broker was meant to be still in its grace period"
+    );
+    assert!(
+        refused,
+        "{addr} still accepted connections 1.5 s after SIGTERM"
+    );
+    let status = broker.wait_exit(STOP).expect("broker stopped");
+    assert!(status.success(), "broker exited with {status}");
+}

@@ -6,6 +6,7 @@
 //! already listens on (SO_REUSEPORT alone would share it silently).
 
 use std::net::SocketAddr;
+use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -312,8 +313,9 @@ const LISTEN_BACKLOG: i32 = 4096;
 
 /// Binds one core's listening socket: SO_REUSEPORT so every core binds the same
 /// address and the kernel spreads connections, and SO_REUSEADDR so a restarted
-/// broker can bind while its old connections sit in TIME_WAIT.
-fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+/// broker can bind while its old connections sit in TIME_WAIT. Returns the socket's
+/// descriptor too, for [`stop_listening`] at shutdown.
+fn bind_listener(addr: SocketAddr) -> std::io::Result<(TcpListener, RawFd)> {
     use socket2::{Domain, Protocol, Socket, Type};
     use std::os::fd::{FromRawFd, IntoRawFd};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
@@ -321,8 +323,24 @@ fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.set_reuse_port(true)?;
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
+    let fd = socket.into_raw_fd();
     // SAFETY: a bound, listening socket whose ownership passes to the listener.
-    Ok(unsafe { TcpListener::from_raw_fd(socket.into_raw_fd()) })
+    Ok((unsafe { TcpListener::from_raw_fd(fd) }, fd))
+}
+
+/// Takes a listening socket out of the LISTEN state at shutdown, before the grace
+/// period for connections to say goodbye: from here on a new client is refused
+/// at once (or reaches a broker started in our place) instead of being accepted by
+/// a broker on its way out. Closing the descriptor would not do it: the pending
+/// accept in io_uring keeps the socket listening until the ring is torn down,
+/// which the kernel does a moment after the process has exited.
+fn stop_listening(fd: RawFd) {
+    // SAFETY: `fd` belongs to a listener that its accept task still owns (the task
+    // only ends after this call, when its pending accept fails); shutdown() does
+    // not close or reuse the descriptor.
+    unsafe {
+        libc::shutdown(fd, libc::SHUT_RDWR);
+    }
 }
 
 fn online_cpus() -> Vec<usize> {
@@ -380,7 +398,7 @@ async fn run_core(
             },
         };
         match bind_listener(addr) {
-            Ok(listener) => listeners.push((listener, tls)),
+            Ok((listener, fd)) => listeners.push((listener, fd, tls)),
             Err(e) => {
                 let message = format!("listener[{i}]: cannot bind {addr}: {e}");
                 let _ = ready.send(Err(message.clone()));
@@ -416,8 +434,11 @@ async fn run_core(
         })
         .detach();
     }
-    for (listener, tls) in listeners {
+    let mut listening_fds = Vec::new();
+    for (listener, fd, tls) in listeners {
+        listening_fds.push(fd);
         let core = core.clone();
+        let shared = shared.clone();
         glommio::spawn_local(async move {
             loop {
                 match listener.accept().await {
@@ -431,6 +452,7 @@ async fn run_core(
                         ))
                         .detach();
                     }
+                    Err(_) if shared.shutdown.load(Ordering::Relaxed) => break,
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");
                         glommio::timer::sleep(Duration::from_millis(10)).await;
@@ -443,6 +465,9 @@ async fn run_core(
 
     while !shared.shutdown.load(Ordering::Relaxed) {
         glommio::timer::sleep(Duration::from_millis(50)).await;
+    }
+    for fd in listening_fds {
+        stop_listening(fd);
     }
     connection::close_all(&core);
     let deadline = std::time::Instant::now() + SHUTDOWN_GRACE;
