@@ -5,7 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-/// The shortest sleep between two batches. Below it, a sender batches.
+/// The default shortest sleep between two batches (`--tick`). Below it, a sender
+/// batches: at 2000 msg/s a 1 ms tick sends two messages per write.
 pub const MIN_TICK: Duration = Duration::from_millis(1);
 
 /// A fixed-rate schedule from a start instant.
@@ -18,6 +19,8 @@ pub struct RateSchedule {
     taken: u64,
     /// Items allowed in total, if bounded.
     limit: Option<u64>,
+    /// The shortest sleep between two batches.
+    tick: Duration,
 }
 
 impl RateSchedule {
@@ -29,7 +32,15 @@ impl RateSchedule {
             rate: (rate.is_finite() && rate > 0.0).then_some(rate),
             taken: 0,
             limit,
+            tick: MIN_TICK,
         }
+    }
+
+    /// The same schedule with `tick` as its shortest sleep between batches
+    /// (zero: wake for every item when it is due).
+    pub fn with_tick(mut self, tick: Duration) -> Self {
+        self.tick = tick;
+        self
     }
 
     /// Items taken so far.
@@ -73,15 +84,29 @@ impl RateSchedule {
     }
 
     /// When a sender that has just sent what was due should wake: the next
-    /// item's due time, but never sooner than [`MIN_TICK`] from `now`.
+    /// item's due time, but never sooner than one tick ([`MIN_TICK`] unless set
+    /// with [`RateSchedule::with_tick`]) from `now`.
     pub fn next_wake(&self, now: Instant) -> Instant {
-        self.next_due().max(now + MIN_TICK)
+        self.next_due().max(now + self.tick)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn does_a_fine_tick_wake_for_each_item_at_a_low_rate() {
+        let t0 = Instant::now();
+        let mut s = RateSchedule::new(t0, 2000.0, None).with_tick(Duration::from_micros(50));
+        s.take(s.due(t0, u64::MAX));
+        // The second item is due 0.5 ms in: a fine tick wakes then, not at 1 ms.
+        assert_eq!(s.next_wake(t0), t0 + Duration::from_micros(500));
+        let coarse = RateSchedule::new(t0, 2000.0, None);
+        let mut coarse = coarse;
+        coarse.take(1);
+        assert_eq!(coarse.next_wake(t0), t0 + MIN_TICK);
+    }
 
     #[test]
     fn is_the_first_item_due_at_once() {

@@ -76,6 +76,7 @@ pub fn run(args: &BenchArgs) -> Result<(), CmdError> {
             rate,
             limit: None,
             inflight: p.inflight,
+            tick: p.tick,
         })
         .collect();
     let clients = (subs.len() + pubs.len()) as u64;

@@ -45,6 +45,7 @@ pub fn run_pub(args: &PubArgs) -> Result<(), CmdError> {
             rate,
             limit: args.limit,
             inflight: p.inflight,
+            tick: p.tick,
         })
         .collect();
     let clients = pubs.len() as u64;

@@ -47,6 +47,8 @@ pub struct PublisherSpec {
     pub limit: Option<u64>,
     /// QoS 1/2 publishes awaiting acknowledgement, at most.
     pub inflight: usize,
+    /// Shortest sleep between two writes (`--tick`).
+    pub tick: Duration,
 }
 
 /// A publisher's own counts, read by its executor at the end.
@@ -135,7 +137,7 @@ async fn write_side<W: AsyncWrite + Unpin>(
         version,
     );
     let cap = (MAX_BATCH_BYTES / per_msg).max(1) as u64;
-    let mut sched = RateSchedule::new(Instant::now(), spec.rate, spec.limit);
+    let mut sched = RateSchedule::new(Instant::now(), spec.rate, spec.limit).with_tick(spec.tick);
     let mut out = BytesMut::with_capacity(MAX_BATCH_BYTES.min(per_msg * cap as usize));
     let mut seq: u32 = 0;
     while ctx.control.phase() == Phase::Publishing && !sched.is_exhausted() && !flow.closed.get() {
