@@ -102,8 +102,7 @@ mod tests {
         s.take(s.due(t0, u64::MAX));
         // The second item is due 0.5 ms in: a fine tick wakes then, not at 1 ms.
         assert_eq!(s.next_wake(t0), t0 + Duration::from_micros(500));
-        let coarse = RateSchedule::new(t0, 2000.0, None);
-        let mut coarse = coarse;
+        let mut coarse = RateSchedule::new(t0, 2000.0, None);
         coarse.take(1);
         assert_eq!(coarse.next_wake(t0), t0 + MIN_TICK);
     }
