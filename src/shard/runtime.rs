@@ -335,9 +335,8 @@ fn bind_listener(addr: SocketAddr) -> std::io::Result<(TcpListener, RawFd)> {
 /// accept in io_uring keeps the socket listening until the ring is torn down,
 /// which the kernel does a moment after the process has exited.
 fn stop_listening(fd: RawFd) {
-    // SAFETY: `fd` belongs to a listener that its accept task still owns (the task
-    // only ends after this call, when its pending accept fails); shutdown() does
-    // not close or reuse the descriptor.
+    // SAFETY: `fd` belongs to a listener that the caller still holds, so it is open
+    // and refers to that socket; shutdown() does not close or reuse it.
     unsafe {
         libc::shutdown(fd, libc::SHUT_RDWR);
     }
@@ -434,9 +433,12 @@ async fn run_core(
         })
         .detach();
     }
-    let mut listening_fds = Vec::new();
+    // Each listener with its descriptor, held here as well as by its accept task so
+    // the descriptor stays open (and ours) until `stop_listening` at shutdown.
+    let mut listening = Vec::new();
     for (listener, fd, tls) in listeners {
-        listening_fds.push(fd);
+        let listener = Rc::new(listener);
+        listening.push((listener.clone(), fd));
         let core = core.clone();
         let shared = shared.clone();
         glommio::spawn_local(async move {
@@ -466,8 +468,8 @@ async fn run_core(
     while !shared.shutdown.load(Ordering::Relaxed) {
         glommio::timer::sleep(Duration::from_millis(50)).await;
     }
-    for fd in listening_fds {
-        stop_listening(fd);
+    for (_listener, fd) in &listening {
+        stop_listening(*fd);
     }
     connection::close_all(&core);
     let deadline = std::time::Instant::now() + SHUTDOWN_GRACE;
