@@ -388,12 +388,13 @@ BROKERS=(meridian-c1 mosquitto mosquitto-nodelay)
 [[ $RUMQTTD == 1 ]] && BROKERS+=(rumqttd)
 BROKERS+=(meridian-c2)
 
+MOSQUITTO_LABEL="Mosquitto $("$MOSQUITTO" -h 2>&1 | awk 'NR==1 {print $3}' || true)"
 label() {
     case "$1" in
         meridian-c1) echo "Meridian (cores=1, pinned)" ;;
         meridian-c2) echo "Meridian (cores=2, unpinned)" ;;
-        mosquitto) echo "Mosquitto $("$MOSQUITTO" -h 2>&1 | awk 'NR==1 {print $3}') (pinned)" ;;
-        mosquitto-nodelay) echo "Mosquitto $("$MOSQUITTO" -h 2>&1 | awk 'NR==1 {print $3}'), set_tcp_nodelay true (pinned)" ;;
+        mosquitto) echo "$MOSQUITTO_LABEL (pinned)" ;;
+        mosquitto-nodelay) echo "$MOSQUITTO_LABEL, set_tcp_nodelay true (pinned)" ;;
         rumqttd) echo "rumqttd (pinned)" ;;
     esac
 }
